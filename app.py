@@ -1,0 +1,51 @@
+"""The Generative Models Playground: `python app.py [--host 127.0.0.1] [--port 7860]`.
+
+PLAYGROUND_HOST / PLAYGROUND_PORT (or Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT) set the address too.
+The server and the page send no request off this machine.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry, no version check
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import argparse  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from pages import forward, home  # noqa: E402
+
+# Every page the app serves, in the order of the journey. The home page lists exactly these.
+PAGES = [
+    dict(route="/forward", title="Forward diffusion", module=forward, family="diffusion",
+         teaches="A real image or a 2D cloud dissolving into Gaussian noise under two schedules side by side "
+                 "(linear, cosine, sigmoid, scaled-linear), with ᾱ_t, SNR and the share of steps spent in "
+                 "near-pure noise measured."),
+]
+
+THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+CSS = ".gradio-container {max-width: 1280px !important; margin: auto;}"
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title="Generative Models Playground", analytics_enabled=False) as demo:
+        home.build(demo, PAGES)
+    for page in PAGES:
+        with demo.route(page["title"], page["route"]) as route:
+            page["module"].build(route)
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("PLAYGROUND_HOST", os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PLAYGROUND_PORT", os.environ.get("GRADIO_SERVER_PORT", 7860))))
+    args = parser.parse_args(argv)
+    build_app().queue(default_concurrency_limit=4).launch(
+        server_name=args.host, server_port=args.port, max_file_size="50mb", ssr_mode=False, theme=THEME, css=CSS,
+        footer_links=["api", "settings"])
+
+
+if __name__ == "__main__":
+    main()

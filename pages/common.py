@@ -1,0 +1,50 @@
+"""What every page shares: server-side checks of API parameters, and turning the
+library's ValueErrors into messages the user sees (never a stack trace)."""
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+
+import gradio as gr
+
+
+def check_int(value, name: str, lo: int, hi: int) -> int:
+    """An integer in [lo, hi] (a whole float such as 3.0 counts, as sliders send floats)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value == int(value)
+    if not ok or not lo <= int(value) <= hi:
+        raise gr.Error(f"{name} must be a whole number from {lo} to {hi}; got {value!r}.")
+    return int(value)
+
+
+def check_choice(value, name: str, choices) -> str:
+    if value not in choices:
+        raise gr.Error(f"{name} must be one of: {', '.join(map(str, choices))}; got {value!r}.")
+    return value
+
+
+def user_errors(fn):
+    """Re-raise the library's ValueError (bad input, bad upload) as gr.Error, so its message reaches the user."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except ValueError as err:
+                raise gr.Error(str(err)) from None
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as err:
+            raise gr.Error(str(err)) from None
+    return wrapper
+
+
+def about(title: str, body: str, equation: str, citation: str) -> gr.Markdown:
+    """The "what you are looking at" paragraph and the key equation every page opens with."""
+    return gr.Markdown(f"# {title}\n\n{body}\n\n**Key equation.** {equation}\n\n<small>{citation}</small>",
+                       latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
+                                         {"left": "$", "right": "$", "display": False}])

@@ -1,0 +1,349 @@
+"""/forward: a real picture (or a 2D cloud) dissolving into Gaussian noise under two schedules."""
+from __future__ import annotations
+
+import functools
+import tempfile
+import time
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from playground import data, viz
+from playground.diffusion import SCHEDULE_CITATIONS, SCHEDULES, closed_form_vs_iterated, make_schedule
+from playground.diffusion.forward import noise_at, noising_trajectory
+
+from .common import about, check_choice, check_int, user_errors
+
+SOURCES = {"Fashion-MNIST": "fashion", "digits": "digits", "shapes": "shapes", "upload": "upload"}
+T_CHOICES = (50, 100, 250, 500, 1000)
+STRIP_FRAMES = 9
+PLAY_FPS = 15
+GIF_FRAMES = 60
+MAX_SEED = 2**31 - 1
+VIEW_SIDE = 224  # pixels on screen for one image
+
+
+def _class_choices(source: str) -> list[tuple[str, int]]:
+    names = {"fashion": data.FASHION_CLASSES, "digits": [str(k) for k in range(10)],
+             "shapes": data.SHAPE_CLASSES}.get(SOURCES.get(source), [])
+    return [(name, k) for k, name in enumerate(names)]
+
+
+@functools.lru_cache(maxsize=16)
+def _upload(path: str) -> torch.Tensor:
+    return data.load_image(path, size=32, channels=3)
+
+
+def pick_x0(source, label, index, upload) -> tuple[torch.Tensor, str]:
+    """The clean image x_0, (C, H, W) in [-1, 1], and a line saying what it is."""
+    check_choice(source, "source", list(SOURCES))
+    if SOURCES[source] == "upload":
+        if not upload:
+            raise gr.Error("Choose an image file to upload first.")
+        path = upload if isinstance(upload, str) else getattr(upload, "path", None) or upload.get("path")
+        return _upload(path), "your upload, centre-cropped and resized to 32×32 RGB"
+    name = SOURCES[source]
+    label = check_int(label, "class", 0, len(_class_choices(source)) - 1)
+    index = check_int(index, "index", 0, data.class_count(name, label) - 1)
+    return data.example(name, label, index)
+
+
+def _schedules(schedule_a, schedule_b, T):
+    check_choice(schedule_a, "schedule A", SCHEDULES)
+    check_choice(schedule_b, "schedule B", SCHEDULES)
+    T = check_int(T, "T", T_CHOICES[0], T_CHOICES[-1])
+    return make_schedule(schedule_a, T), make_schedule(schedule_b, T)
+
+
+def _noise(x0: torch.Tensor, seed) -> torch.Tensor:
+    seed = check_int(seed, "noise seed", 0, MAX_SEED)
+    return torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+
+
+def _numbers(schedule, t: int) -> str:
+    alpha_bar = schedule.alpha_bar_at(t)
+    snr = "∞ (no noise yet)" if t == 0 else f"{alpha_bar / (1 - alpha_bar):.4g}"
+    return (f"**{schedule.kind}**, t = {t} of {schedule.num_steps}: ᾱ_t = {alpha_bar:.4f} · "
+            f"signal coefficient √ᾱ_t = {np.sqrt(alpha_bar):.3f} · noise coefficient √(1−ᾱ_t) = "
+            f"{np.sqrt(1 - alpha_bar):.3f} · SNR = ᾱ_t/(1−ᾱ_t) = {snr}")
+
+
+def _view(x: torch.Tensor) -> np.ndarray:
+    return viz.image_grid(x[None], nrow=1, pad=0, scale=viz.fit_scale(x.shape[-1], VIEW_SIDE))
+
+
+@user_errors
+def show_source(source, label, index, upload):
+    x0, description = pick_x0(source, label, index, upload)
+    return _view(x0), description
+
+
+@user_errors
+def frame(source, label, index, upload, schedule_a, schedule_b, T, t, noise_seed):
+    """x_t under both schedules with the same noise, and the numbers that describe each."""
+    sched_a, sched_b = _schedules(schedule_a, schedule_b, T)
+    t = check_int(t, "t", 0, sched_a.num_steps)
+    x0, _ = pick_x0(source, label, index, upload)
+    noise = _noise(x0, noise_seed)
+    views = [_view(noise_at(s, x0[None], t, noise[None])[0]) for s in (sched_a, sched_b)]
+    return views[0], views[1], _numbers(sched_a, t) + "\n\n" + _numbers(sched_b, t)
+
+
+@user_errors
+def schedule_plot(schedule_a, schedule_b, T, t):
+    schedules = _schedules(schedule_a, schedule_b, T)
+    t = check_int(t, "t", 0, schedules[0].num_steps)
+    curves = {s.kind: {"alpha_bar": s.alphas_cumprod.numpy(), "log_snr": s.snr.log().numpy()} for s in schedules}
+    return viz.schedule_figure(curves, ui_t=t)
+
+
+def _share_table(schedules) -> str:
+    rows = ["| schedule | steps with ᾱ_t < 0.01 (signal nearly gone) | first t with ᾱ_t < 0.5 | ᾱ at t = T | paper |",
+            "|---|---|---|---|---|"]
+    for s in dict.fromkeys(schedules):  # one row per distinct schedule
+        half = int(torch.nonzero(s.alphas_cumprod < 0.5)[0]) + 1
+        rows.append(f"| {s.kind} | {100 * s.share_nearly_noise():.1f}% | {half} ({100 * half / s.num_steps:.0f}% of T) "
+                    f"| {float(s.alphas_cumprod[-1]):.2e} | {SCHEDULE_CITATIONS[s.kind]} |")
+    return "\n".join(rows)
+
+
+@user_errors
+def strips(source, label, index, upload, schedule_a, schedule_b, T, noise_seed):
+    """x_t at evenly spaced t for each schedule (same noise), and the table of what each schedule does."""
+    schedules = _schedules(schedule_a, schedule_b, T)
+    x0, _ = pick_x0(source, label, index, upload)
+    noise = _noise(x0, noise_seed)
+    ts = np.linspace(0, schedules[0].num_steps, STRIP_FRAMES).round().astype(int).tolist()
+    scale = viz.fit_scale(x0.shape[-1], 84)
+    images = [viz.image_grid(noising_trajectory(s, x0[None], ts, noise[None])[:, 0], nrow=STRIP_FRAMES, scale=scale)
+              for s in schedules]
+    caption = f"Columns: t = {', '.join(map(str, ts))}."
+    return images[0], images[1], caption, _share_table(schedules)
+
+
+@user_errors
+def play(source, label, index, upload, schedule_a, schedule_b, T, t, noise_seed):
+    """Animate t from its current value to T (from 0 if already at T), about PLAY_FPS frames a second."""
+    T = check_int(T, "T", T_CHOICES[0], T_CHOICES[-1])
+    start = check_int(t, "t", 0, T)
+    start = 0 if start >= T else start
+    step = max(1, T // 60)
+    for value in list(range(start, T, step)) + [T]:
+        began = time.perf_counter()
+        image_a, image_b, numbers = frame(source, label, index, upload, schedule_a, schedule_b, T, value, noise_seed)
+        yield value, image_a, image_b, numbers
+        time.sleep(max(0.0, 1 / PLAY_FPS - (time.perf_counter() - began)))
+
+
+@user_errors
+def closed_form_check(source, label, index, upload, schedule_a, T, t, noise_seed):
+    schedule, _ = _schedules(schedule_a, schedule_a, T)
+    t = check_int(t, "t", 1, schedule.num_steps)
+    x0, _ = pick_x0(source, label, index, upload)
+    seed = check_int(noise_seed, "noise seed", 0, MAX_SEED)
+    r = closed_form_vs_iterated(schedule, x0, t, num_draws=64, generator=torch.Generator().manual_seed(seed))
+    return (f"**{schedule.kind}, t = {t}.** Closed form: one jump with eq. 4. Iterated: {t} single steps of eq. 2.\n\n"
+            "| quantity | closed form q(x_t∣x_0) | iterated q(x_t∣x_{t−1}) |\n|---|---|---|\n"
+            f"| signal coefficient √ᾱ_t vs ∏√α_s | {r['sqrt_alpha_bar_closed']:.10f} | {r['sqrt_alpha_bar_iterated']:.10f} |\n"
+            f"| noise variance 1−ᾱ_t vs recursion v_t = α_t v_(t−1) + β_t | {r['variance_closed']:.10f} | {r['variance_iterated']:.10f} |\n"
+            f"| measured std of x_t − √ᾱ_t x_0 over {r['num_draws']} draws (expect {np.sqrt(r['variance_closed']):.4f}) "
+            f"| {r['residual_std_closed']:.4f} | {r['residual_std_iterated']:.4f} |\n\n"
+            f"Per-pixel mean over {r['num_draws']} draws, closed vs iterated: mean gap {r['per_pixel_mean_gap_mean']:.4f}, "
+            f"largest gap {r['per_pixel_mean_gap_max']:.4f}. Sampling noise alone predicts a mean gap of "
+            f"{r['per_pixel_mean_gap_expected']:.4f}, shrinking as 1/√draws.\n\n"
+            f"One closed-form draw minus one iterated draw: mean {r['one_pair_diff_mean']:+.4f}, std "
+            f"{r['one_pair_diff_std']:.4f}. Two independent draws should differ by N(0, 2(1−ᾱ_t)), std "
+            f"{r['one_pair_diff_std_expected']:.4f}: the routes draw different noise, so single images differ, "
+            "but their distributions are the same.")
+
+
+def _labelled(image: np.ndarray, text: str) -> np.ndarray:
+    canvas = Image.new("RGB", (image.shape[1], image.shape[0] + 16), "white")
+    canvas.paste(Image.fromarray(image), (0, 16))
+    ImageDraw.Draw(canvas).text((4, 2), text, fill="black")  # PIL's built-in bitmap font: no download
+    return np.asarray(canvas)
+
+
+@user_errors
+def export_gif(source, label, index, upload, schedule_a, schedule_b, T, noise_seed):
+    schedules = _schedules(schedule_a, schedule_b, T)
+    x0, _ = pick_x0(source, label, index, upload)
+    noise = _noise(x0, noise_seed)
+    scale = viz.fit_scale(x0.shape[-1], 168)
+    frames = []
+    for t in np.linspace(0, schedules[0].num_steps, GIF_FRAMES).round().astype(int):
+        panels = [_labelled(viz.image_grid(noise_at(s, x0[None], int(t), noise[None]), scale=scale, pad=2),
+                            f"{s.kind} t={t}") for s in schedules]
+        frames.append(np.concatenate(panels, axis=1))
+    path = tempfile.NamedTemporaryFile(prefix="forward-", suffix=".gif", delete=False).name
+    return str(viz.save_gif(frames, path, fps=PLAY_FPS))
+
+
+@user_errors
+def toy_cloud(dataset, schedule, T, t, seed):
+    """The whole 2D dataset at time t, with its marginals against N(0, 1), and its moments vs theory."""
+    check_choice(dataset, "dataset", data.TOY2D)
+    check_choice(schedule, "schedule", SCHEDULES)
+    T = check_int(T, "T", T_CHOICES[0], T_CHOICES[-1])
+    t = check_int(t, "t", 0, T)
+    seed = check_int(seed, "seed", 0, MAX_SEED)
+    ds = data.load_toy2d(dataset, "train", n=1500, seed=seed)
+    s = make_schedule(schedule, T)
+    noise = torch.randn(ds.x.shape, generator=torch.Generator().manual_seed(seed))
+    x_t = noise_at(s, ds.x, t, noise).numpy()
+    alpha_bar = s.alpha_bar_at(t)
+    # mean_t = √ᾱ E[x_0] and var_t = ᾱ Var[x_0] + (1 − ᾱ), from eq. 4 with independent noise
+    mean0, var0 = ds.x.mean(0).numpy(), ds.x.var(0).numpy()
+    expected_mean, expected_var = np.sqrt(alpha_bar) * mean0, alpha_bar * var0 + (1 - alpha_bar)
+    figure = viz.scatter_with_marginals(x_t, ds.y.numpy(), title=f"{dataset} under the {schedule} schedule, "
+                                        f"t = {t} of {T} (ᾱ_t = {alpha_bar:.3f})")
+    table = ("| axis | measured mean | predicted √ᾱ_t·E[x_0] | measured variance | predicted ᾱ_t·Var[x_0] + (1−ᾱ_t) | N(0, 1) |\n"
+             "|---|---|---|---|---|---|\n" +
+             "\n".join(f"| {axis} | {x_t[:, i].mean():+.3f} | {expected_mean[i]:+.3f} | {x_t[:, i].var():.3f} | "
+                       f"{expected_var[i]:.3f} | mean 0, variance 1 |" for i, axis in enumerate("xy")))
+    return figure, f"{len(ds):,} points; colours are the classes. {ds.source}.\n\n" + table
+
+
+ABOUT = ("You are looking at the **forward process** of a diffusion model. Step by step, a little Gaussian noise is "
+         "mixed into a clean image x₀ until nothing of it is left. Nothing here is learned: the *schedule* "
+         "β₁ … β_T alone decides how fast the signal fades. Both views below use the **same noise**, so any "
+         "difference you see comes from the schedule. A diffusion model is trained to run this film backwards.")
+
+
+def build(page: gr.Blocks) -> None:
+    """Lay out /forward inside `page` (the app's route, or a Blocks of its own)."""
+    about("Forward diffusion: watch a picture dissolve into noise", ABOUT,
+          "$q(x_t \\mid x_0) = \\mathcal{N}(\\sqrt{\\bar\\alpha_t}\\,x_0,\\ (1-\\bar\\alpha_t)\\,I)$, with "
+          "$\\bar\\alpha_t = \\prod_{s\\le t}(1-\\beta_s)$, so $x_t = \\sqrt{\\bar\\alpha_t}\\,x_0 + "
+          "\\sqrt{1-\\bar\\alpha_t}\\,\\varepsilon$.",
+          "Ho, Jain & Abbeel 2020, Denoising Diffusion Probabilistic Models, eq. 4 · "
+          "Nichol & Dhariwal 2021, Improved DDPM, eq. 17 (cosine schedule)")
+    with gr.Tabs():
+        with gr.Tab("An image", id="image"):
+            _build_image_tab(page)
+        with gr.Tab("A whole 2D distribution", id="toy"):
+            _build_toy_tab(page)
+
+
+def _build_image_tab(page: gr.Blocks) -> None:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=260):
+            source = gr.Radio(list(SOURCES), value="Fashion-MNIST", label="Source")
+            label = gr.Dropdown(_class_choices("Fashion-MNIST"), value=7, label="Class")
+            index = gr.Number(0, precision=0, minimum=0, label="Index within the class (test split)")
+            upload = gr.File(label="Your image: any format, mode or size", type="filepath", visible=False)
+        with gr.Column(scale=1, min_width=240):
+            original = gr.Image(label="x₀, the clean image", format="png", interactive=False, height=260)
+            source_info = gr.Markdown()
+        with gr.Column(scale=1, min_width=260):
+            schedule_a = gr.Dropdown(list(SCHEDULES), value="linear", label="Schedule A")
+            schedule_b = gr.Dropdown(list(SCHEDULES), value="cosine", label="Schedule B")
+            T = gr.Dropdown(list(T_CHOICES), value=1000, label="T, the number of noising steps")
+            noise_seed = gr.Number(0, precision=0, minimum=0, label="Noise seed (same noise for A and B)")
+    with gr.Row(equal_height=True):
+        t = gr.Slider(0, 1000, value=0, step=1, label="t: noising steps applied (0 = the clean image)", scale=6,
+                      elem_id="forward-t")
+        play_button = gr.Button("▶ Play", variant="primary", scale=1, min_width=90)
+        stop_button = gr.Button("■ Stop", scale=1, min_width=90)
+    with gr.Row():
+        image_a = gr.Image(label="x_t under schedule A", format="png", interactive=False, height=260, elem_id="forward-a")
+        image_b = gr.Image(label="x_t under schedule B", format="png", interactive=False, height=260, elem_id="forward-b")
+    numbers = gr.Markdown()
+    gr.Markdown("### The whole film at a glance")
+    strip_caption = gr.Markdown()
+    strip_a = gr.Image(label="Schedule A, evenly spaced t", format="png", interactive=False, show_label=True)
+    strip_b = gr.Image(label="Schedule B, evenly spaced t", format="png", interactive=False, show_label=True)
+    gr.Markdown("### Why the schedules differ\nThe dotted line and the dots mark the current t. "
+                "Hover for values. A schedule that keeps ᾱ_t high for longer leaves the model more steps in "
+                "which there is still something to see.")
+    with gr.Row():
+        plot = gr.Plot(label="Schedules over t", scale=3)
+        share_table = gr.Markdown()
+    with gr.Accordion("Check: is one jump (eq. 4) the same as t single steps (eq. 2)?", open=False):
+        gr.Markdown("Runs t single steps $x_t = \\sqrt{1-\\beta_t}\\,x_{t-1} + \\sqrt{\\beta_t}\\,\\varepsilon$ "
+                    "and compares them with one jump of the closed form, on this image, under schedule A at the "
+                    "current t.")
+        check_button = gr.Button("Run the check")
+        check_result = gr.Markdown()
+    with gr.Row():
+        gif_button = gr.Button("Export the noising sequence as a GIF")
+        gif_file = gr.File(label="GIF", interactive=False)
+
+    picked = [source, label, index, upload]
+    schedules = [schedule_a, schedule_b, T]
+
+    def on_source(source_name):
+        is_upload = SOURCES.get(source_name) == "upload"
+        choices = _class_choices(source_name)
+        return (gr.update(choices=choices, value=choices[0][1] if choices else None, visible=not is_upload),
+                gr.update(value=0, visible=not is_upload), gr.update(visible=is_upload))
+
+    def on_T(T_value, t_value):
+        T_value = check_int(T_value, "T", T_CHOICES[0], T_CHOICES[-1])
+        return gr.update(maximum=T_value, value=min(int(t_value or 0), T_value))
+
+    source.input(on_source, source, [label, index, upload], api_visibility="private").then(
+        show_source, picked, [original, source_info], api_visibility="private")
+    T.input(on_T, [T, t], t, api_visibility="private")
+
+    refresh_all = [
+        (show_source, picked, [original, source_info], "forward_source"),
+        (frame, picked + schedules + [t, noise_seed], [image_a, image_b, numbers], "forward_frame"),
+        (strips, picked + schedules + [noise_seed], [strip_a, strip_b, strip_caption, share_table], "forward_strips"),
+        (schedule_plot, schedules + [t], plot, "forward_schedule_plot"),
+    ]
+    triggers = [label.input, index.submit, upload.upload, upload.clear, schedule_a.input, schedule_b.input, T.input,
+                noise_seed.submit]
+    for fn, inputs, outputs, api_name in refresh_all:
+        gr.on(triggers, fn, inputs, outputs, api_name=api_name, trigger_mode="always_last")
+    index.blur(frame, picked + schedules + [t, noise_seed], [image_a, image_b, numbers], api_visibility="private")
+
+    t.input(frame, picked + schedules + [t, noise_seed], [image_a, image_b, numbers], trigger_mode="always_last",
+            api_visibility="private", show_progress="hidden")
+    t.release(schedule_plot, schedules + [t], plot, api_visibility="private", show_progress="hidden")
+    playing = play_button.click(play, picked + schedules + [t, noise_seed], [t, image_a, image_b, numbers],
+                                api_name="forward_play", show_progress="hidden")
+    playing.then(schedule_plot, schedules + [t], plot, api_visibility="private")
+    stop_button.click(None, None, None, cancels=[playing])
+    check_button.click(closed_form_check, picked + [schedule_a, T, t, noise_seed], check_result,
+                       api_name="forward_check")
+    gif_button.click(export_gif, picked + schedules + [noise_seed], gif_file, api_name="forward_gif")
+
+    for fn, inputs, outputs, _ in refresh_all:
+        page.load(fn, inputs, outputs, api_visibility="private")
+
+
+def _build_toy_tab(page: gr.Blocks) -> None:
+    gr.Markdown("Every point of the dataset is noised at once with its own noise. Watch the whole cloud lose its "
+                "shape and settle into the standard normal N(0, I): the marginal histograms meet the dashed "
+                "N(0, 1) curve, and the table compares the measured moments with what eq. 4 predicts.")
+    with gr.Row():
+        dataset = gr.Dropdown([(data.toy2d.TOY2D_TITLES[k], k) for k in data.TOY2D], value="moons", label="Dataset")
+        schedule = gr.Dropdown(list(SCHEDULES), value="linear", label="Schedule")
+        T = gr.Dropdown(list(T_CHOICES), value=1000, label="T")
+        seed = gr.Number(0, precision=0, minimum=0, label="Seed (data and noise)")
+    t = gr.Slider(0, 1000, value=0, step=1, label="t: noising steps applied", elem_id="toy-t")
+    cloud = gr.Plot(label="The cloud at time t")
+    moments = gr.Markdown()
+    inputs = [dataset, schedule, T, t, seed]
+
+    def on_T(T_value, t_value):
+        T_value = check_int(T_value, "T", T_CHOICES[0], T_CHOICES[-1])
+        return gr.update(maximum=T_value, value=min(int(t_value or 0), T_value))
+
+    T.input(on_T, [T, t], t, api_visibility="private")
+    gr.on([dataset.input, schedule.input, T.input, seed.submit, t.input], toy_cloud, inputs, [cloud, moments],
+          api_name="forward_toy", trigger_mode="always_last", show_progress="hidden")
+    page.load(toy_cloud, inputs, [cloud, moments], api_visibility="private")
+
+
+def demo() -> gr.Blocks:
+    with gr.Blocks(title="Forward diffusion") as page:
+        build(page)
+    return page
+
+
+if __name__ == "__main__":
+    demo().launch()

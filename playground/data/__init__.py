@@ -1,0 +1,66 @@
+"""Datasets. Every loader returns a `Dataset`: float tensors in [-1, 1], integer
+labels, class names and a human-readable `source` (shown in the UI).
+
+    >>> from playground import data
+    >>> ds = data.load("moons", n=512, seed=0)      # (512, 2)
+    >>> ds = data.load("fashion", split="test")     # (10000, 1, 28, 28)
+"""
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from .base import Dataset
+from .images import FASHION_CLASSES, fashion_source, load_digits, load_fashion
+from .shapes import SHAPE_CLASSES, load_shapes
+from .toy2d import TOY2D, load_toy2d
+from .uploads import ImageError, load_image
+
+IMAGE_DATASETS = ("fashion", "digits", "shapes")
+DATASETS = IMAGE_DATASETS + TOY2D
+
+
+def load(name: str, split: str = "train", n: int | None = None, seed: int = 0) -> Dataset:
+    """Load a dataset by name. `n` caps (toy 2D: sets) the size; `seed` makes it reproducible."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if name == "fashion":
+        return load_fashion(split, n=n, seed=seed)
+    if name == "digits":
+        return load_digits(split, n=n, seed=seed)
+    if name == "shapes":
+        return load_shapes(split, n=n or 2048, seed=seed)
+    if name in TOY2D:
+        return load_toy2d(name, split, n=n or 2048, seed=seed)
+    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(name: str, split: str) -> Dataset:
+    return load(name, split, n=512 if name == "shapes" else None)
+
+
+def example(name: str, label: int, index: int, split: str = "test") -> tuple[torch.Tensor, str]:
+    """Item `index` of class `label` of an image dataset: ((C, H, W) tensor, a description)."""
+    if name not in IMAGE_DATASETS:
+        raise ValueError(f"unknown image dataset {name!r}; choose one of {', '.join(IMAGE_DATASETS)}")
+    ds = _cached(name, split)
+    of_class = ds.of_class(label)
+    if not 0 <= index < len(of_class):
+        raise ValueError(f"index must be from 0 to {len(of_class) - 1} for class {ds.class_names[label]!r}, got {index}")
+    caption = of_class.captions[index] if of_class.captions else ds.class_names[label]
+    return of_class.x[index], f"{caption} — item {index} of {len(of_class)} in its class; {ds.source}"
+
+
+def class_count(name: str, label: int, split: str = "test") -> int:
+    """How many items of class `label` an image dataset's split holds."""
+    return len(_cached(name, split).of_class(label))
+
+
+__all__ = [
+    "DATASETS", "IMAGE_DATASETS", "TOY2D", "FASHION_CLASSES", "SHAPE_CLASSES", "Dataset", "ImageError",
+    "load", "example", "class_count", "load_fashion", "load_digits", "load_shapes", "load_toy2d", "load_image", "fashion_source",
+]
