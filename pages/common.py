@@ -30,16 +30,20 @@ def user_errors(fn):
         def gen_wrapper(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
             except ValueError as err:
-                raise gr.Error(str(err)) from None
+                raise gr.Error(str(err.args[0]) if err.args else str(err)) from None
         return gen_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except gr.Error:
+            raise
         except ValueError as err:
-            raise gr.Error(str(err)) from None
+            raise gr.Error(str(err.args[0]) if err.args else str(err)) from None
     return wrapper
 
 

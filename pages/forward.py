@@ -36,14 +36,21 @@ def _upload(path: str) -> torch.Tensor:
     return data.load_image(path, size=32, channels=3)
 
 
+class UploadProblem(gr.Error):
+    """The upload is missing or unreadable: the UI keeps what it shows and says why."""
+
+
 def pick_x0(source, label, index, upload) -> tuple[torch.Tensor, str]:
     """The clean image x_0, (C, H, W) in [-1, 1], and a line saying what it is."""
     check_choice(source, "source", list(SOURCES))
     if SOURCES[source] == "upload":
         if not upload:
-            raise gr.Error("Choose an image file to upload first.")
+            raise UploadProblem("Choose an image file to upload first.")
         path = upload if isinstance(upload, str) else getattr(upload, "path", None) or upload.get("path")
-        return _upload(path), "your upload, centre-cropped and resized to 32×32 RGB"
+        try:
+            return _upload(path), "your upload, centre-cropped and resized to 32×32 RGB"
+        except data.ImageError as err:
+            raise UploadProblem(f"{err}. Try another file.") from None
     name = SOURCES[source]
     label = check_int(label, "class", 0, len(_class_choices(source)) - 1)
     index = check_int(index, "index", 0, data.class_count(name, label) - 1)
@@ -159,6 +166,28 @@ def closed_form_check(source, label, index, upload, schedule_a, T, t, noise_seed
             "but their distributions are the same.")
 
 
+@user_errors
+def refresh(source, label, index, upload, schedule_a, schedule_b, T, t, noise_seed):
+    """Everything on the image tab: x_0, both x_t, the numbers, both strips, the table and the plot."""
+    try:
+        shown = show_source(source, label, index, upload)
+    except UploadProblem as err:
+        if upload:
+            gr.Warning(err.message)
+        return (None, f"⚠ {err.message}") + (gr.update(),) * 8  # keep the rest of the page as it was
+    shown_frame = frame(source, label, index, upload, schedule_a, schedule_b, T, t, noise_seed)
+    shown_strips = strips(source, label, index, upload, schedule_a, schedule_b, T, noise_seed)
+    return (*shown, *shown_frame, *shown_strips, schedule_plot(schedule_a, schedule_b, T, t))
+
+
+def frame_or_keep(*args):
+    """frame() for the slider: while there is no usable upload, leave the pictures as they are."""
+    try:
+        return frame(*args)
+    except UploadProblem:
+        return (gr.update(),) * 3
+
+
 def _labelled(image: np.ndarray, text: str) -> np.ndarray:
     canvas = Image.new("RGB", (image.shape[1], image.shape[0] + 16), "white")
     canvas.paste(Image.fromarray(image), (0, 16))
@@ -230,12 +259,14 @@ def build(page: gr.Blocks) -> None:
 def _build_image_tab(page: gr.Blocks) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=260):
-            source = gr.Radio(list(SOURCES), value="Fashion-MNIST", label="Source")
+            source = gr.Radio(list(SOURCES), value="Fashion-MNIST", label="Source", elem_id="forward-source")
             label = gr.Dropdown(_class_choices("Fashion-MNIST"), value=7, label="Class")
             index = gr.Number(0, precision=0, minimum=0, label="Index within the class (test split)")
-            upload = gr.File(label="Your image: any format, mode or size", type="filepath", visible=False)
+            upload = gr.File(label="Your image: any format, mode or size", type="filepath", visible=False,
+                             elem_id="forward-upload")
         with gr.Column(scale=1, min_width=240):
-            original = gr.Image(label="x₀, the clean image", format="png", interactive=False, height=260)
+            original = gr.Image(label="x₀, the clean image", format="png", interactive=False, height=260,
+                                elem_id="forward-x0")
             source_info = gr.Markdown()
         with gr.Column(scale=1, min_width=260):
             schedule_a = gr.Dropdown(list(SCHEDULES), value="linear", label="Schedule A")
@@ -258,9 +289,8 @@ def _build_image_tab(page: gr.Blocks) -> None:
     gr.Markdown("### Why the schedules differ\nThe dotted line and the dots mark the current t. "
                 "Hover for values. A schedule that keeps ᾱ_t high for longer leaves the model more steps in "
                 "which there is still something to see.")
-    with gr.Row():
-        plot = gr.Plot(label="Schedules over t", scale=3)
-        share_table = gr.Markdown()
+    plot = gr.Plot(label="Schedules over t")
+    share_table = gr.Markdown()
     with gr.Accordion("Check: is one jump (eq. 4) the same as t single steps (eq. 2)?", open=False):
         gr.Markdown("Runs t single steps $x_t = \\sqrt{1-\\beta_t}\\,x_{t-1} + \\sqrt{\\beta_t}\\,\\varepsilon$ "
                     "and compares them with one jump of the closed form, on this image, under schedule A at the "
@@ -284,24 +314,18 @@ def _build_image_tab(page: gr.Blocks) -> None:
         T_value = check_int(T_value, "T", T_CHOICES[0], T_CHOICES[-1])
         return gr.update(maximum=T_value, value=min(int(t_value or 0), T_value))
 
+    everything = [original, source_info, image_a, image_b, numbers, strip_a, strip_b, strip_caption, share_table, plot]
+    all_inputs = picked + schedules + [t, noise_seed]
     source.input(on_source, source, [label, index, upload], api_visibility="private").then(
-        show_source, picked, [original, source_info], api_visibility="private")
-    T.input(on_T, [T, t], t, api_visibility="private")
+        refresh, all_inputs, everything, api_visibility="private")
+    T.input(on_T, [T, t], t, api_visibility="private").then(refresh, all_inputs, everything, api_visibility="private")
+    gr.on([label.input, index.submit, index.blur, upload.upload, upload.clear, schedule_a.input, schedule_b.input,
+           noise_seed.submit, noise_seed.blur], refresh, all_inputs, everything, api_name="forward_refresh",
+          trigger_mode="always_last")
+    page.load(refresh, all_inputs, everything, api_visibility="private")
 
-    refresh_all = [
-        (show_source, picked, [original, source_info], "forward_source"),
-        (frame, picked + schedules + [t, noise_seed], [image_a, image_b, numbers], "forward_frame"),
-        (strips, picked + schedules + [noise_seed], [strip_a, strip_b, strip_caption, share_table], "forward_strips"),
-        (schedule_plot, schedules + [t], plot, "forward_schedule_plot"),
-    ]
-    triggers = [label.input, index.submit, upload.upload, upload.clear, schedule_a.input, schedule_b.input, T.input,
-                noise_seed.submit]
-    for fn, inputs, outputs, api_name in refresh_all:
-        gr.on(triggers, fn, inputs, outputs, api_name=api_name, trigger_mode="always_last")
-    index.blur(frame, picked + schedules + [t, noise_seed], [image_a, image_b, numbers], api_visibility="private")
-
-    t.input(frame, picked + schedules + [t, noise_seed], [image_a, image_b, numbers], trigger_mode="always_last",
-            api_visibility="private", show_progress="hidden")
+    t.input(frame_or_keep, all_inputs, [image_a, image_b, numbers], trigger_mode="always_last",
+            api_name="forward_frame", show_progress="hidden")
     t.release(schedule_plot, schedules + [t], plot, api_visibility="private", show_progress="hidden")
     playing = play_button.click(play, picked + schedules + [t, noise_seed], [t, image_a, image_b, numbers],
                                 api_name="forward_play", show_progress="hidden")
@@ -310,9 +334,6 @@ def _build_image_tab(page: gr.Blocks) -> None:
     check_button.click(closed_form_check, picked + [schedule_a, T, t, noise_seed], check_result,
                        api_name="forward_check")
     gif_button.click(export_gif, picked + schedules + [noise_seed], gif_file, api_name="forward_gif")
-
-    for fn, inputs, outputs, _ in refresh_all:
-        page.load(fn, inputs, outputs, api_visibility="private")
 
 
 def _build_toy_tab(page: gr.Blocks) -> None:
@@ -325,7 +346,7 @@ def _build_toy_tab(page: gr.Blocks) -> None:
         T = gr.Dropdown(list(T_CHOICES), value=1000, label="T")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed (data and noise)")
     t = gr.Slider(0, 1000, value=0, step=1, label="t: noising steps applied", elem_id="toy-t")
-    cloud = gr.Plot(label="The cloud at time t")
+    cloud = gr.Plot(label="The cloud at time t", elem_id="toy-cloud")
     moments = gr.Markdown()
     inputs = [dataset, schedule, T, t, seed]
 

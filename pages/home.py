@@ -10,7 +10,7 @@ JOURNEY = ("autoencoder → denoising autoencoder → VAE → VQ-VAE codebook �
 
 def build(page: gr.Blocks, pages: list[dict]) -> None:
     """pages: [{"route", "title", "teaches", "family"}] for every page the app serves."""
-    rows = "\n".join(f"| {p['family']} | [{p['title']}]({p['route'].lstrip('/')}) | {p['teaches']} |" for p in pages)
+    rows = "\n".join(f"- **[{p['title']}]({p['route'].lstrip('/')})** ({p['family']}): {p['teaches']}" for p in pages)
     gr.Markdown(
         "# Generative Models Playground\n\n"
         "Watch a picture dissolve into noise and a model pull a new picture back out, step by step. Every page "
@@ -18,5 +18,5 @@ def build(page: gr.Blocks, pages: list[dict]) -> None:
         "`import playground` to use. Everything runs on this machine; nothing is fetched from the internet.\n\n"
         f"**The journey.** {JOURNEY}. Pages are added along it as they are built; these are the ones "
         "in the app today:\n\n"
-        "| family | page | what it teaches |\n|---|---|---|\n" + rows + "\n\n"
+        + rows + "\n\n"
         "Every page has a fixed seed, so what you show today can be shown again exactly.")

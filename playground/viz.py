@@ -67,7 +67,7 @@ def schedule_figure(curves: dict[str, dict[str, np.ndarray]], ui_t: int | None =
               ("√(1−ᾱ_t) (noise coefficient)", lambda c: np.sqrt(1 - c["alpha_bar"])),
               ("log SNR = log(ᾱ_t / (1−ᾱ_t))", lambda c: c["log_snr"])]
     fig = make_subplots(rows=2, cols=2, subplot_titles=[title for title, _ in panels],
-                        horizontal_spacing=0.09, vertical_spacing=0.16)
+                        horizontal_spacing=0.08, vertical_spacing=0.2)
     for k, (name, curve) in enumerate(curves.items()):
         t = np.arange(1, len(curve["alpha_bar"]) + 1)
         colour = PALETTE[k % len(PALETTE)]
@@ -86,7 +86,7 @@ def schedule_figure(curves: dict[str, dict[str, np.ndarray]], ui_t: int | None =
     if ui_t is not None:
         for p in range(4):
             fig.add_vline(x=ui_t, line=dict(color="gray", dash="dot", width=1), row=p // 2 + 1, col=p % 2 + 1)
-    fig.update_xaxes(title_text="t (noising steps applied)")
+    fig.update_xaxes(title_text="t (noising steps applied)", row=2)
     fig.update_layout(height=520, margin=dict(l=40, r=20, t=50, b=40), legend=dict(orientation="h", y=-0.15),
                       template="plotly_white")
     return fig
@@ -114,7 +114,7 @@ def scatter_with_marginals(points: np.ndarray, labels: np.ndarray | None = None,
         fig.add_trace(go.Scatter(x=pdf, y=grid, line=dict(color="black", dash="dash"), showlegend=False),
                       row=2, col=2)
     fig.update_xaxes(range=[-limit, limit], row=2, col=1)
-    fig.update_yaxes(range=[-limit, limit], row=2, col=1, scaleanchor="x3", scaleratio=1)
+    fig.update_yaxes(range=[-limit, limit], row=2, col=1)
     fig.update_layout(title=title, height=560, margin=dict(l=40, r=20, t=50, b=40), template="plotly_white",
                       bargap=0.02, legend=dict(orientation="h", y=-0.08))
     return fig

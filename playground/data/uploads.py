@@ -100,6 +100,6 @@ def load_image(source, size: int = 32, channels: int = 3) -> torch.Tensor:
         raise ImageError(f"the image file is truncated or corrupt ({err})") from None
     image = _to_rgb_or_l(image)
     image = image.convert("L" if channels == 1 else "RGB")
-    image = ImageOps.fit(image, (size, size), method=Image.Resampling.LANCZOS, reducing_gap=3.0)
+    image = ImageOps.fit(image, (size, size), method=Image.Resampling.LANCZOS)
     array = np.asarray(image, dtype=np.float32).reshape(size, size, channels)
     return torch.from_numpy(array / 127.5 - 1.0).permute(2, 0, 1).contiguous()  # (C, H, W)

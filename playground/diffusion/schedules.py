@@ -52,7 +52,7 @@ def sigmoid_betas(num_steps: int, start: float = -3.0, end: float = 3.0, tau: fl
     """Jabri, Fleet & Chen 2022 (RIN), §3.5: ᾱ follows a rescaled sigmoid,
     ᾱ(t) = (σ(end/τ) − σ((t(end − start) + start)/τ)) / (σ(end/τ) − σ(start/τ))."""
     t = torch.linspace(0, num_steps, num_steps + 1, dtype=torch.float64) / num_steps
-    v_start, v_end = torch.sigmoid(torch.tensor(start / tau)), torch.sigmoid(torch.tensor(end / tau))
+    v_start, v_end = (torch.sigmoid(torch.tensor(v, dtype=torch.float64)) for v in (start / tau, end / tau))
     alpha_bar = (v_end - torch.sigmoid((t * (end - start) + start) / tau)) / (v_end - v_start)
     return betas_from_alpha_bar(alpha_bar / alpha_bar[0])
 

@@ -1,0 +1,224 @@
+"""Reverse process: DDPM and DDIM samplers as generators, and guidance.
+
+`denoise_steps` yields one `Step` per reverse step, so the UI's step-through,
+GIF export and benchmarks all share this one loop; `sample` runs it to the end.
+Index convention as in schedules.py: index t means t + 1 noising steps, so a
+full DDPM run denoises t = T−1, …, 0 and the last step returns the clean sample.
+
+A denoiser is any callable `model(x_t, t, y=None) -> eps` with t a long tensor
+(B,) and y long labels (B,) or None. Guidance is an object with
+`__call__(model, x_t, t, y, schedule) -> (eps, extras)`; it is the one place
+where ε is adjusted, the same for every sampler.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .schedules import Schedule, _extract
+
+SAMPLERS = ("ddpm", "ddim")
+VARIANCES = ("posterior", "beta")
+
+
+@dataclass
+class Step:
+    """One reverse step, as yielded by `denoise_steps`."""
+
+    t: int  # schedule index just denoised (T−1 first, 0 last for DDPM)
+    x_t: torch.Tensor  # the new sample after this step, x_{t−1} (the clean sample at the last step)
+    eps: torch.Tensor  # predicted noise ε at index t, after guidance
+    x0: torch.Tensor  # predicted clean sample x̂_0 (clipped to [−1, 1] when clip_x0)
+    eps_cond: torch.Tensor | None = None  # conditional ε, when classifier-free guidance computes it
+    eps_uncond: torch.Tensor | None = None  # unconditional / unguided ε, when guidance computes it
+
+
+# ---- guidance: turns (model, x_t, t, y) into a guided ε ------------------------------
+
+
+class ClassifierFree:
+    """Classifier-free guidance (Ho & Salimans 2022) for a model trained with label dropout.
+
+    scale w = 1 is the plain conditional model, w = 0 the unconditional one, w > 1
+    pushes further towards the class. (Ho & Salimans write ε̃ = (1 + w')ε_c − w'ε_u,
+    eq. 6; our w is their 1 + w', the convention of Imagen and diffusers.)
+    The unconditional label is `null_label`, by default the model's `null_class`.
+    """
+
+    def __init__(self, scale: float, null_label: int | None = None):
+        if not math.isfinite(float(scale)):
+            raise ValueError(f"guidance scale must be a finite number, got {scale!r}")
+        self.scale = float(scale)  # guidance weight w
+        self.null_label = null_label  # label meaning "no class"; None: use model.null_class
+
+    def __call__(self, model, x_t, t, y, schedule):
+        null = self.null_label if self.null_label is not None else getattr(model, "null_class", None)
+        if null is None:
+            raise ValueError("classifier-free guidance needs a null label: pass null_label or use a model with `null_class`")
+        if y is None:
+            raise ValueError("classifier-free guidance needs class labels y")
+        # conditional and unconditional inputs in ONE forward pass: (2B, …)
+        eps_cond, eps_uncond = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([y, torch.full_like(y, null)])).chunk(2)
+        # ε̃ = ε_uncond + w (ε_cond − ε_uncond)   — Ho & Salimans 2022, eq. 6
+        eps = eps_uncond + self.scale * (eps_cond - eps_uncond)
+        return eps, {"eps_cond": eps_cond, "eps_uncond": eps_uncond}
+
+
+class ClassifierGuidance:
+    """Classifier guidance (Dhariwal & Nichol 2021) of an unconditional denoiser.
+
+    `classifier(x_t, t) -> logits` (B, num_classes) is trained on noisy x_t. The
+    denoiser is called with y=None (for a conditional model with a null class,
+    that is the null class, i.e. its unconditional mode).
+    """
+
+    def __init__(self, classifier: Callable, scale: float):
+        if not math.isfinite(float(scale)):
+            raise ValueError(f"guidance scale must be a finite number, got {scale!r}")
+        self.classifier = classifier  # noisy classifier, (x_t, t) -> logits
+        self.scale = float(scale)  # gradient scale s
+
+    def __call__(self, model, x_t, t, y, schedule):
+        if y is None:
+            raise ValueError("classifier guidance needs class labels y")
+        eps = model(x_t, t, None)
+        with torch.enable_grad():  # the sampler runs under no_grad; the gradient w.r.t. x_t is needed here
+            x = x_t.detach().requires_grad_(True)
+            log_probs = F.log_softmax(self.classifier(x, t), dim=-1)  # (B, num_classes)
+            # ∇_x log p_φ(y | x_t): each example's log p depends only on its own x, so one sum gives all B gradients
+            grad = torch.autograd.grad(log_probs.gather(1, y[:, None]).sum(), x)[0]
+        # ε̂ = ε_θ(x_t) − s √(1 − ᾱ_t) ∇_x log p_φ(y | x_t)   — Dhariwal & Nichol 2021, eq. 14 / Algorithm 2.
+        # For DDPM this shifts the mean by s β_t/√α_t · ∇ ≈ s Σ ∇, the mean shift of their Algorithm 1.
+        guided = eps - self.scale * _extract((1 - schedule.alphas_cumprod).sqrt(), t, x_t) * grad
+        return guided, {"eps_uncond": eps}
+
+
+# ---- samplers -------------------------------------------------------------------
+
+
+def ddim_timesteps(num_train_steps: int, num_steps: int) -> list[int]:
+    """`num_steps` evenly spaced schedule indices from T−1 down to 0 (T−1 only, for one step)."""
+    ts = torch.linspace(num_train_steps - 1, 0, num_steps, dtype=torch.float64).round().long()
+    return torch.unique_consecutive(ts).tolist()
+
+
+def _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance) -> tuple[int, torch.Tensor | None]:
+    """Validate the arguments of `denoise_steps`; returns (number of steps, labels as a (B,) tensor or None)."""
+    T = schedule.num_steps
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if variance not in VARIANCES:
+        raise ValueError(f"unknown variance {variance!r}; choose one of {', '.join(VARIANCES)}")
+    if not isinstance(x_T, torch.Tensor) or not x_T.is_floating_point() or x_T.dim() < 2:
+        raise ValueError(f"x_T must be a float tensor (B, C, H, W) or (B, D), got {type(x_T).__name__}")
+    if num_steps is None:
+        num_steps = T
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 1 <= num_steps <= T:
+        raise ValueError(f"num_steps must be an integer from 1 to T = {T}, got {num_steps!r}")
+    if sampler == "ddpm" and num_steps != T:
+        raise ValueError(f"DDPM is ancestral over all T = {T} steps; use sampler='ddim' for {num_steps} steps")
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:  # NaN fails the range test
+        raise ValueError(f"eta must be a number in [0, 1], got {eta!r}")
+    if isinstance(y, int) and not isinstance(y, bool):
+        y = torch.full((x_T.shape[0],), y, dtype=torch.long, device=x_T.device)
+    if y is not None and (not isinstance(y, torch.Tensor) or y.shape != (x_T.shape[0],)):
+        shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"y must be an int or a label tensor of shape ({x_T.shape[0]},) to match x_T, got {shape}")
+    if guidance is not None and y is None:
+        raise ValueError("guidance needs class labels y")
+    return num_steps, (y.to(x_T.device).long() if y is not None else None)
+
+
+def denoise_steps(
+    model: Callable,
+    schedule: Schedule,
+    x_T: torch.Tensor,
+    sampler: str = "ddpm",
+    num_steps: int | None = None,
+    eta: float = 0.0,
+    y: torch.Tensor | int | None = None,
+    guidance: Callable | None = None,
+    generator: torch.Generator | None = None,
+    clip_x0: bool = True,
+    variance: str = "posterior",
+) -> Iterator[Step]:
+    """Run the reverse process from x_T, yielding one `Step` per reverse step.
+
+    sampler "ddpm": ancestral sampling over all T steps (num_steps None or T),
+    with variance β̃_t ("posterior") or β_t ("beta"); eta is ignored.
+    sampler "ddim": `num_steps` evenly spaced indices (None: all T), stochasticity eta ∈ [0, 1].
+    Arguments are checked when called, before the first step.
+    """
+    num_steps, y = _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance)
+    if sampler == "ddpm":
+        return _ddpm(model, schedule, x_T, y, guidance, generator, clip_x0, variance)
+    return _ddim(model, schedule, x_T, ddim_timesteps(schedule.num_steps, num_steps), float(eta), y, guidance, generator, clip_x0)
+
+
+def sample(
+    model: Callable,
+    schedule: Schedule,
+    x_T: torch.Tensor,
+    sampler: str = "ddpm",
+    num_steps: int | None = None,
+    eta: float = 0.0,
+    y: torch.Tensor | int | None = None,
+    guidance: Callable | None = None,
+    generator: torch.Generator | None = None,
+    clip_x0: bool = True,
+    variance: str = "posterior",
+) -> torch.Tensor:
+    """Run `denoise_steps` to the end and return the final sample x_0."""
+    return deque(denoise_steps(model, schedule, x_T, sampler, num_steps, eta, y, guidance, generator, clip_x0, variance), maxlen=1)[0].x_t
+
+
+def _predict(model, schedule, x_t, t, y, guidance, clip_x0) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """ε (guided, if guidance is given) and x̂_0 at the integer index t, for every sampler alike."""
+    t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
+    with torch.no_grad():  # only around the call, never around a yield: grad mode must not leak to the caller
+        eps, extras = guidance(model, x_t, t_batch, y, schedule) if guidance is not None else (model(x_t, t_batch, y), {})
+    # x̂_0 = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t   — Ho et al. 2020, eq. 4 solved for x_0
+    x0 = schedule.predict_x0(x_t, t_batch, eps)
+    return eps, (x0.clamp(-1, 1) if clip_x0 else x0), extras
+
+
+def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+
+
+def _ddpm(model, schedule, x_t, y, guidance, generator, clip_x0, variance) -> Iterator[Step]:
+    """Ho et al. 2020, Algorithm 2, written through x̂_0 and the posterior mean so that x̂_0 can be clipped."""
+    for t in reversed(range(schedule.num_steps)):
+        eps, x0, extras = _predict(model, schedule, x_t, t, y, guidance, clip_x0)
+        t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
+        # μ̃_t(x_t, x̂_0) = √ᾱ_{t−1} β_t/(1 − ᾱ_t) x̂_0 + √α_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) x_t   — eq. 7;
+        # unclipped, this equals eq. 11: μ_θ = (x_t − β_t/√(1 − ᾱ_t) ε) / √α_t
+        mean, posterior_variance = schedule.q_posterior(x0, x_t, t_batch)
+        # σ_t² = β̃_t or β_t   — Ho et al. 2020, §3.2
+        sigma2 = posterior_variance if variance == "posterior" else _extract(schedule.betas, t_batch, x_t)
+        # x_{t−1} = μ_θ(x_t, t) + σ_t z, z ~ N(0, I); no noise at the last step   — Algorithm 2, line 4
+        x_t = mean + sigma2.sqrt() * _noise(x_t, generator) if t > 0 else mean
+        yield Step(t=t, x_t=x_t, eps=eps, x0=x0, **extras)
+
+
+def _ddim(model, schedule, x_t, timesteps, eta, y, guidance, generator, clip_x0) -> Iterator[Step]:
+    """Song et al. 2021 (DDIM), eq. 12 over a subsequence of indices; eta = 0 is deterministic, eta = 1 is DDPM-like."""
+    for i, t in enumerate(timesteps):
+        eps, x0, extras = _predict(model, schedule, x_t, t, y, guidance, clip_x0)
+        last = i == len(timesteps) - 1
+        alpha_bar = float(schedule.alphas_cumprod[t])
+        alpha_bar_prev = 1.0 if last else float(schedule.alphas_cumprod[timesteps[i + 1]])  # ᾱ of the clean sample is 1
+        # ε implied by the (clipped) x̂_0, so that x̂_0 and the direction agree (as improved-diffusion's ddim_sample)
+        eps_dir = (x_t - math.sqrt(alpha_bar) * x0) / math.sqrt(1 - alpha_bar)
+        # σ_t(η) = η √((1 − ᾱ_{t−1})/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_{t−1})   — Song et al. 2021, eq. 16
+        sigma = eta * math.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar)) * math.sqrt(1 - alpha_bar / alpha_bar_prev)
+        # x_{t−1} = √ᾱ_{t−1} x̂_0 + √(1 − ᾱ_{t−1} − σ_t²) ε + σ_t z   — Song et al. 2021, eq. 12
+        x_t = math.sqrt(alpha_bar_prev) * x0 + math.sqrt(max(1 - alpha_bar_prev - sigma**2, 0.0)) * eps_dir
+        if sigma > 0:
+            x_t = x_t + sigma * _noise(x_t, generator)
+        yield Step(t=t, x_t=x_t, eps=eps, x0=x0, **extras)

@@ -1,0 +1,194 @@
+"""Shared network blocks: time embedding, ResBlock, attention, a small UNet, and
+an MLP denoiser for 2D points.
+
+Both denoisers follow the contract `model(x_t, t, y=None) -> eps`. A class-
+conditional model has `num_classes + 1` class embeddings: index `num_classes`
+is the learned "null" class (attribute `null_class`), used for y=None and for
+the unconditional half of classifier-free guidance (Ho & Salimans 2022).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """(B,) timesteps -> (B, dim) features.
+
+    Vaswani et al. 2017, §3.5, used for t by Ho et al. 2020, Appendix B.
+    """
+    half = dim // 2
+    # ω_i = max_period^(−i / half), i = 0 … half − 1
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]  # (B, half)
+    # PE(t) = [sin(t ω_i), cos(t ω_i)]
+    emb = torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
+    return F.pad(emb, (0, dim % 2))  # odd dim: one zero column
+
+
+def _group_norm(channels: int) -> nn.GroupNorm:
+    """GroupNorm with up to 8 groups (fewer when 8 does not divide the channels)."""
+    groups = math.gcd(8, channels)
+    return nn.GroupNorm(groups, channels)
+
+
+class ResBlock(nn.Module):
+    """GroupNorm → SiLU → conv, plus a projection of the time embedding, twice;
+    with a 1×1 skip when the channels change (Ho et al. 2020, Appendix B, after Wide ResNet)."""
+
+    def __init__(self, in_channels: int, out_channels: int, emb_dim: int, dropout: float = 0.0):
+        super().__init__()
+        self.block1 = nn.Sequential(_group_norm(in_channels), nn.SiLU(), nn.Conv2d(in_channels, out_channels, 3, padding=1))
+        self.emb_proj = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, out_channels))
+        self.block2 = nn.Sequential(
+            _group_norm(out_channels), nn.SiLU(), nn.Dropout(dropout), nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        )
+        self.skip = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.block1(x)  # (B, C_out, H, W)
+        h = h + rearrange(self.emb_proj(emb), "b c -> b c 1 1")
+        return self.skip(x) + self.block2(h)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention over the H·W positions, with a residual connection
+    (used at the lowest resolution, as in Ho et al. 2020 at 16×16)."""
+
+    def __init__(self, channels: int, num_heads: int = 1):
+        super().__init__()
+        if channels % num_heads:
+            raise ValueError(f"channels ({channels}) must be divisible by num_heads ({num_heads})")
+        self.num_heads = num_heads
+        self.norm = _group_norm(channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.proj = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, _, height, width = x.shape
+        q, k, v = rearrange(self.qkv(self.norm(x)), "b (three h d) x y -> three b h (x y) d", three=3, h=self.num_heads)
+        # Attention(Q, K, V) = softmax(Q Kᵀ / √d) V   — Vaswani et al. 2017, eq. 1
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, H·W, d)
+        out = rearrange(out, "b h (x y) d -> b (h d) x y", x=height, y=width)
+        return x + self.proj(out)
+
+
+@dataclass
+class UNetConfig:
+    image_size: int = 28  # height = width of the input, e.g. 28 (Fashion-MNIST) or 32 (shapes)
+    in_channels: int = 1  # 1 for grayscale, 3 for RGB
+    base_channels: int = 32  # channels at the first resolution
+    channel_mults: tuple[int, ...] = (1, 2, 2)  # channels per resolution = base × mult; one downsampling between levels
+    num_res_blocks: int = 2  # ResBlocks per resolution on the way down (and up)
+    attention: bool = True  # self-attention in the middle block, at the lowest resolution
+    num_heads: int = 1  # heads of that attention
+    num_classes: int | None = None  # None: unconditional; else labels 0 … num_classes−1 plus a null class
+    dropout: float = 0.0  # dropout inside each ResBlock
+
+
+class UNet(nn.Module):
+    """A small UNet ε-predictor (Ronneberger et al. 2015; as adapted by Ho et al. 2020, Appendix B).
+
+    Default config: 28×28×1 → 14 → 7, about 1.2M parameters.
+    """
+
+    def __init__(self, config: UNetConfig):
+        super().__init__()
+        self.config = config
+        base, mults = config.base_channels, config.channel_mults
+        emb_dim = 4 * base
+        self.time_mlp = nn.Sequential(nn.Linear(base, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.null_class = config.num_classes  # index of the learned "no class" embedding; None if unconditional
+        self.class_emb = nn.Embedding(config.num_classes + 1, emb_dim) if config.num_classes is not None else None
+        self.conv_in = nn.Conv2d(config.in_channels, base, 3, padding=1)
+
+        def res(c_in: int, c_out: int) -> ResBlock:
+            return ResBlock(c_in, c_out, emb_dim, config.dropout)
+
+        channels = [base * m for m in mults]
+        self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
+        c = base
+        for level, c_out in enumerate(channels):
+            self.down.append(nn.ModuleList([res(c if i == 0 else c_out, c_out) for i in range(config.num_res_blocks)]))
+            last = level == len(channels) - 1
+            self.downsample.append(nn.Identity() if last else nn.Conv2d(c_out, c_out, 3, stride=2, padding=1))
+            c = c_out
+        attention = Attention(c, config.num_heads) if config.attention else nn.Identity()
+        self.mid = nn.ModuleList([res(c, c), attention, res(c, c)])
+        self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
+        for level in reversed(range(len(channels))):
+            c_skip = channels[level]
+            lowest = level == len(channels) - 1
+            self.upsample.append(nn.Identity() if lowest else nn.Conv2d(c, c, 3, padding=1))  # after nearest ×2
+            self.up.append(nn.ModuleList([res(c + c_skip if i == 0 else c_skip, c_skip) for i in range(config.num_res_blocks)]))
+            c = c_skip
+        self.out = nn.Sequential(_group_norm(c), nn.SiLU(), nn.Conv2d(c, config.in_channels, 3, padding=1))
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """x_t (B, C, H, W), t (B,) schedule indices, y (B,) labels or None -> ε (B, C, H, W)."""
+        emb = self.time_mlp(sinusoidal_embedding(t, self.config.base_channels))  # (B, 4·base)
+        emb = emb + _class_embedding(self.class_emb, self.null_class, y, x_t.shape[0], x_t.device)
+        h = self.conv_in(x_t)
+        skips = []
+        for blocks, downsample in zip(self.down, self.downsample):
+            for block in blocks:
+                h = block(h, emb)
+            skips.append(h)  # (B, C_level, H_level, W_level)
+            h = downsample(h)
+        h = self.mid[2](self.mid[1](self.mid[0](h, emb)), emb)
+        for blocks, upsample in zip(self.up, self.upsample):
+            skip = skips.pop()
+            if h.shape[-2:] != skip.shape[-2:]:  # 7 -> 14 -> 28: resize to the skip's size (odd sizes too)
+                h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
+            h = upsample(h)  # Identity at the lowest level
+            h = torch.cat([h, skip], dim=1)
+            for block in blocks:
+                h = block(h, emb)
+        return self.out(h)
+
+
+def _class_embedding(class_emb: nn.Embedding | None, null_class: int | None, y, batch: int, device) -> torch.Tensor | float:
+    """Class embedding to add to the time embedding; y=None means the null class. 0 for an unconditional model."""
+    if class_emb is None:
+        if y is not None:
+            raise ValueError("this model is unconditional (num_classes=None) but got labels y")
+        return 0.0
+    if y is None:
+        y = torch.full((batch,), null_class, dtype=torch.long, device=device)
+    return class_emb(y)
+
+
+@dataclass
+class MLPConfig:
+    data_dim: int = 2  # dimension of each point
+    hidden_dim: int = 128  # width of the hidden layers
+    num_layers: int = 3  # hidden layers, each Linear + time/class embedding → SiLU
+    num_classes: int | None = None  # None: unconditional; else labels 0 … num_classes−1 plus a null class
+
+
+class MLPDenoiser(nn.Module):
+    """ε-predictor for 2D points: an MLP with the time (and class) embedding added to every hidden layer."""
+
+    def __init__(self, config: MLPConfig):
+        super().__init__()
+        self.config = config
+        d = config.hidden_dim
+        self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+        self.null_class = config.num_classes  # index of the learned "no class" embedding; None if unconditional
+        self.class_emb = nn.Embedding(config.num_classes + 1, d) if config.num_classes is not None else None
+        self.layers = nn.ModuleList([nn.Linear(config.data_dim if i == 0 else d, d) for i in range(config.num_layers)])
+        self.out = nn.Linear(d, config.data_dim)
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """x_t (B, D), t (B,), y (B,) or None -> ε (B, D)."""
+        emb = self.time_mlp(sinusoidal_embedding(t, self.config.hidden_dim))  # (B, hidden)
+        emb = emb + _class_embedding(self.class_emb, self.null_class, y, x_t.shape[0], x_t.device)
+        h = x_t
+        for layer in self.layers:
+            h = F.silu(layer(h) + emb)
+        return self.out(h)

@@ -1,0 +1,95 @@
+"""The app: every route builds and serves; handlers return the right types; values sent straight
+to the HTTP API, past the sliders, get a clear error and never a stack trace."""
+import urllib.request
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+import app
+from pages import forward
+
+FRAME = dict(source="Fashion-MNIST", label=7, index=0, upload=None, schedule_a="linear", schedule_b="cosine",
+             T=1000, t=300, noise_seed=0)
+
+
+def test_every_route_serves(server_url):
+    for page in [{"route": "/"}] + app.PAGES:
+        with urllib.request.urlopen(server_url + page["route"], timeout=30) as response:
+            assert response.status == 200
+            assert "<html" in response.read(2000).decode().lower()
+
+
+def test_frame_handler_types_and_matched_noise():
+    image_a, image_b, numbers = forward.frame(**FRAME)
+    assert isinstance(image_a, np.ndarray) and image_a.dtype == np.uint8 and image_a.shape == image_b.shape
+    assert "ᾱ_t" in numbers and "linear" in numbers and "cosine" in numbers
+    same = forward.frame(**{**FRAME, "schedule_b": "linear"})
+    assert np.array_equal(same[0], same[1])  # same schedule + same noise = same picture
+    clean = forward.frame(**{**FRAME, "t": 0})
+    assert np.array_equal(clean[0], clean[1])
+
+
+def test_strips_plot_check_gif_and_toy_handlers(tmp_path):
+    strip_a, strip_b, caption, table = forward.strips(**{k: v for k, v in FRAME.items() if k != "t"})
+    assert strip_a.shape[1] > 8 * strip_a.shape[0] and "32.7%" in table and "6.5%" in table
+    assert isinstance(forward.schedule_plot("linear", "cosine", 1000, 300), go.Figure)
+    report = forward.closed_form_check("digits", 3, 0, None, "cosine", 100, 40, 0)
+    assert "closed form" in report and "iterated" in report
+    gif = forward.export_gif("shapes", 0, 0, None, "linear", "sigmoid", 50, 1)
+    assert open(gif, "rb").read(6) in (b"GIF87a", b"GIF89a")
+    figure, moments = forward.toy_cloud("ring8", "cosine", 1000, 500, 0)
+    assert isinstance(figure, go.Figure) and "predicted" in moments
+
+
+def test_play_reaches_T():
+    frames = list(forward.play(**{**FRAME, "T": 50, "t": 40}))
+    assert [f[0] for f in frames][-1] == 50 and all(f[0] >= 40 for f in frames)
+
+
+def test_upload_source(tmp_path):
+    from PIL import Image
+    path = tmp_path / "red.png"
+    Image.new("RGBA", (300, 200), (255, 0, 0, 255)).save(path)
+    image_a, _, _ = forward.frame(**{**FRAME, "source": "upload", "upload": str(path), "t": 0})
+    assert image_a[..., 0].mean() > 250 and image_a[..., 1].mean() < 5
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    with pytest.raises(gr.Error, match="not an image"):
+        forward.frame(**{**FRAME, "source": "upload", "upload": str(bad)})
+    with pytest.raises(gr.Error, match="upload"):
+        forward.frame(**{**FRAME, "source": "upload", "upload": None})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"t": 1001}, "t must be"), ({"t": -1}, "t must be"), ({"T": 10**9}, "T must be"), ({"T": 7}, "T must be"),
+    ({"schedule_a": "quadratic"}, "schedule A must be one of"), ({"index": -1}, "index must be"),
+    ({"index": 10**6}, "index must be"), ({"label": 10}, "class must be"), ({"source": "imagenet"}, "source must be"),
+    ({"noise_seed": -5}, "noise seed"), ({"t": float("nan")}, "t must be"), ({"t": 2.5}, "t must be"),
+])
+def test_frame_rejects_bad_values(change, message):
+    with pytest.raises(gr.Error, match=message):
+        forward.frame(**{**FRAME, **change})
+
+
+def test_bad_values_through_the_http_api(server_url):
+    client = Client(server_url, verbose=False)
+    ok = client.predict(*FRAME.values(), api_name="/forward_frame")
+    assert len(ok) == 3
+    # Gradio checks a value against its component (slider range, dropdown choices) before our handler
+    # does; either way the caller gets a message that names the bad value.
+    gradio_check = "|greater than maximum|less than minimum|not in the list of choices"
+    for change, message in [({"t": 1001}, "t must be"), ({"T": 10**9}, "T must be"), ({"T": 100, "t": 500}, "t must be"),
+                            ({"schedule_b": "unknown"}, "schedule B must be one of"), ({"index": -3}, "index must be"),
+                            ({"index": 5000}, "index must be")]:
+        with pytest.raises(AppError, match=message + gradio_check) as info:
+            client.predict(*{**FRAME, **change}.values(), api_name="/forward_frame")
+        assert "Traceback" not in str(info.value)
+        assert str(next(iter(change.values()))) in str(info.value) or message in str(info.value)
+    with pytest.raises(AppError, match="dataset must be one of" + gradio_check):
+        client.predict("mnist", "linear", 1000, 10, 0, api_name="/forward_toy")
+    with pytest.raises(AppError, match="t must be"):
+        client.predict("moons", "linear", 100, 500, 0, api_name="/forward_toy")

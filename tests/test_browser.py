@@ -1,0 +1,92 @@
+"""Real-browser tests: Playwright drives Debian's Chromium, headless (never `playwright install`)."""
+import os
+import shutil
+
+import pytest
+from PIL import Image
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server_url):
+    """A page that records console errors and every request that would leave the machine."""
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    pg = context.new_page()
+    pg.console_errors, pg.outside_requests = [], []
+    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+    local = (server_url, "data:", "blob:")
+    pg.on("request", lambda r: None if r.url.startswith(local) else pg.outside_requests.append(r.url))
+    yield pg
+    assert pg.console_errors == [], pg.console_errors
+    assert pg.outside_requests == [], pg.outside_requests
+    context.close()
+
+
+def _src(pg, elem_id):
+    img = pg.locator(f"#{elem_id} img")
+    img.wait_for(state="visible", timeout=30_000)
+    return img.get_attribute("src")
+
+
+def _wait_src_change(pg, elem_id, old, timeout=30_000):
+    pg.wait_for_function("([id, old]) => { const i = document.querySelector('#' + id + ' img');"
+                         " return i && i.getAttribute('src') !== old; }", arg=[elem_id, old], timeout=timeout)
+    return _src(pg, elem_id)
+
+
+def test_home_links_to_every_page(page, server_url, artifacts_dir):
+    import app
+    page.goto(server_url + "/")
+    page.get_by_text("Generative Models Playground").first.wait_for()
+    for p in app.PAGES:
+        assert page.locator(f"a[href$='{p['route'].lstrip('/')}']").count() >= 1, p["route"]
+    page.screenshot(path=os.path.join(artifacts_dir, "home.png"), full_page=True)
+
+
+def test_forward_slider_moves_the_picture_and_upload_works(page, server_url, artifacts_dir, tmp_path):
+    page.goto(server_url + "/forward")
+    before = _src(page, "forward-a")
+    slider = page.locator("#forward-t input[type=range]")
+    slider.fill("400")
+    after = _wait_src_change(page, "forward-a", before)
+    assert after != before
+    page.get_by_text("t = 400 of 1000").first.wait_for(timeout=30_000)  # the numbers follow the slider
+    page.screenshot(path=os.path.join(artifacts_dir, "forward.png"), full_page=True)
+
+    x0_before = _src(page, "forward-x0")
+    page.locator("#forward-source").get_by_text("upload", exact=True).click()
+    picture = tmp_path / "photo.png"
+    Image.new("RGBA", (640, 480), (250, 120, 0, 255)).save(picture)
+    page.locator("#forward-upload input[type=file]").set_input_files(str(picture))
+    _wait_src_change(page, "forward-x0", x0_before)
+    page.get_by_text("your upload").first.wait_for(timeout=30_000)
+
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image at all")
+    page.locator("#forward-upload button[aria-label='Clear']").first.click()
+    page.locator("#forward-upload input[type=file]").set_input_files(str(bad))
+    page.get_by_text("not an image that can be read").first.wait_for(timeout=30_000)  # a clear message, no crash
+    page.screenshot(path=os.path.join(artifacts_dir, "forward-upload.png"), full_page=True)
+
+
+def test_forward_toy_tab(page, server_url, artifacts_dir):
+    page.goto(server_url + "/forward")
+    page.get_by_role("tab", name="A whole 2D distribution").click()
+    page.locator("#toy-cloud .js-plotly-plot").wait_for(timeout=30_000)
+    page.locator("#toy-t input[type=range]").fill("900")
+    page.get_by_text("t = 900 of 1000").first.wait_for(timeout=30_000)
+    page.screenshot(path=os.path.join(artifacts_dir, "forward-toy.png"), full_page=True)
