@@ -1,19 +1,69 @@
-"""Shipped models: assets/checkpoints/NAME.safetensors (weights, never pickle) + NAME.json (the card)."""
+"""Checkpoints: NAME.safetensors (weights, never pickle) + NAME.json (the card: family, config,
+dataset, schedule, steps, wall time, final loss, metrics, and the command that reproduces it).
+
+Shipped models live in assets/checkpoints/ and are only ever written by `python -m playground train`.
+A user's models go to their own folder (`user_dir()`), never into assets/.
+"""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
 
 
-def available() -> list[str]:
-    """Names of the shipped checkpoints (those with both a card and weights)."""
-    return sorted(p.stem for p in CHECKPOINTS.glob("*.json") if p.with_suffix(".safetensors").is_file())
+def _families() -> dict:
+    from .ddpm import DiffusionSpec
+    from .metrics import ClassifierSpec
+    return {"ddpm": DiffusionSpec, "classifier": ClassifierSpec}
 
 
-def card(name: str) -> dict:
-    path = CHECKPOINTS / f"{name}.json"
-    if name not in available():
-        raise ValueError(f"unknown model {name!r}; shipped models: {', '.join(available()) or 'none yet'}")
-    return json.loads(path.read_text())
+def available(folder: Path = CHECKPOINTS) -> list[str]:
+    """Names of the checkpoints in `folder` that have both a card and weights."""
+    return sorted(p.stem for p in Path(folder).glob("*.json") if p.with_suffix(".safetensors").is_file())
+
+
+def card(name: str, folder: Path = CHECKPOINTS) -> dict:
+    if name not in available(folder):
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(available(folder)) or 'none yet'}")
+    return json.loads((Path(folder) / f"{name}.json").read_text())
+
+
+def save(model: torch.nn.Module, spec, name: str, folder: Path, **card_fields) -> Path:
+    """Write NAME.safetensors and NAME.json into `folder`; returns the card's path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / f"{name}.safetensors"))
+    info = {"name": name, "family": spec.family, "spec": spec.to_dict(), **card_fields}
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(info, indent=2, default=float) + "\n")
+    return path
+
+
+def load(name: str, folder: Path = CHECKPOINTS, device: str | torch.device = "cpu"):
+    """(model in eval mode, spec, card) for a checkpoint, rebuilt from its card alone."""
+    info = card(name, folder)
+    families = _families()
+    if info["family"] not in families:
+        raise ValueError(f"checkpoint {name!r} has unknown family {info['family']!r}")
+    spec = families[info["family"]](**info["spec"])
+    model = spec.build()
+    model.load_state_dict(load_file(str(Path(folder) / f"{name}.safetensors")))
+    return model.to(device).eval(), spec, info
+
+
+def user_dir() -> Path:
+    """Where models a user trains are kept: $PLAYGROUND_USER_DIR, else a per-user cache folder."""
+    root = os.environ.get("PLAYGROUND_USER_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "generative-playground")
+    try:
+        Path(root).mkdir(parents=True, exist_ok=True)
+        return Path(root)
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="playground-"))

@@ -1,0 +1,108 @@
+"""The diffusion family: a denoiser + a schedule, trained with the DDPM simple loss.
+
+The family contributes its config, how to build its network, and its loss; the
+one training loop (train.py) does the rest.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from einops import reduce
+
+from .diffusion import make_schedule
+from .diffusion.samplers import sample
+from .nn import MLPConfig, MLPDenoiser, UNet, UNetConfig
+
+PREDICTIONS = ("eps", "x0", "v")
+
+
+@dataclass
+class DiffusionSpec:
+    """Everything that defines a diffusion model and how it is trained (saved in its checkpoint card)."""
+
+    network: str = "unet"  # "unet" for images, "mlp" for 2D points
+    unet: UNetConfig = field(default_factory=UNetConfig)  # used when network == "unet"
+    mlp: MLPConfig = field(default_factory=MLPConfig)  # used when network == "mlp"
+    schedule: str = "linear"  # noise schedule the model is trained with (see diffusion.make_schedule)
+    num_steps: int = 1000  # T
+    prediction: str = "eps"  # what the network outputs: ε (Ho et al. 2020), x0, or v (Salimans & Ho 2022)
+    label_dropout: float = 0.1  # share of labels replaced by the null class, so CFG works (Ho & Salimans 2022)
+    batch_size: int = 128  # examples per training step
+    lr: float = 2e-4  # Adam learning rate
+    ema_decay: float = 0.999  # decay of the exponential moving average of the weights (0: no EMA)
+    grad_clip: float = 1.0  # clip the gradient norm to this
+    family: str = "ddpm"  # checkpoint family tag
+
+    def __post_init__(self):
+        if isinstance(self.unet, dict):
+            self.unet = UNetConfig(**{**self.unet, "channel_mults": tuple(self.unet["channel_mults"])})
+        if isinstance(self.mlp, dict):
+            self.mlp = MLPConfig(**self.mlp)
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        make_schedule(self.schedule, self.num_steps)  # validates both
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def num_classes(self) -> int | None:
+        return (self.unet if self.network == "unet" else self.mlp).num_classes
+
+    def build(self) -> torch.nn.Module:
+        model = UNet(self.unet) if self.network == "unet" else MLPDenoiser(self.mlp)
+        return EpsModel(model, self) if self.prediction != "eps" else model
+
+    def loss(self, model, x0: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+        """The DDPM simple loss on one batch. Returns (loss, metrics for the history)."""
+        schedule = make_schedule(self.schedule, self.num_steps)
+        net = model.net if isinstance(model, EpsModel) else model
+        t = torch.randint(0, self.num_steps, (x0.shape[0],), generator=generator).to(x0.device)
+        noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+        x_t = schedule.q_sample(x0, t, noise)
+        labels = None
+        if self.num_classes is not None:
+            drop = torch.rand(x0.shape[0], generator=generator).to(x0.device) < self.label_dropout
+            labels = torch.where(drop, torch.full_like(y, self.num_classes), y)  # null class for dropped labels
+        target = {"eps": noise, "x0": x0, "v": _v_target(schedule, x0, t, noise)}[self.prediction]
+        # L_simple = E_{t, x_0, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²   — Ho et al. 2020, eq. 14
+        per_example = reduce((net(x_t, t, labels) - target) ** 2, "b ... -> b", "mean")
+        loss = per_example.mean()
+        return loss, {"loss": float(loss)}
+
+    def preview(self, model, n: int, generator: torch.Generator, num_steps: int = 25) -> torch.Tensor:
+        """A few samples with DDIM, for the live preview."""
+        shape = (n, 2) if self.network == "mlp" else (n, self.unet.in_channels, self.unet.image_size, self.unet.image_size)
+        x_T = torch.randn(shape, generator=generator)
+        y = (torch.arange(n) % self.num_classes) if self.num_classes else None
+        return sample(model, make_schedule(self.schedule, self.num_steps), x_T, "ddim", min(num_steps, self.num_steps),
+                      y=y, generator=generator)
+
+
+def _v_target(schedule, x0, t, noise):
+    from .diffusion.schedules import _extract
+    # v = √ᾱ_t ε − √(1 − ᾱ_t) x_0   — Salimans & Ho 2022, §4
+    return _extract(schedule.alphas_cumprod.sqrt(), t, x0) * noise - _extract((1 - schedule.alphas_cumprod).sqrt(), t, x0) * x0
+
+
+class EpsModel(torch.nn.Module):
+    """Wraps an x0- or v-predicting network so that samplers always receive ε (the denoiser contract)."""
+
+    def __init__(self, net: torch.nn.Module, spec: DiffusionSpec):
+        super().__init__()
+        self.net, self.prediction = net, spec.prediction
+        self.schedule = make_schedule(spec.schedule, spec.num_steps)
+        self.null_class = getattr(net, "null_class", None)
+
+    def forward(self, x_t, t, y=None):
+        from .diffusion.schedules import _extract
+        out = self.net(x_t, t, y)
+        sqrt_abar = _extract(self.schedule.alphas_cumprod.sqrt(), t, x_t)
+        sqrt_1m = _extract((1 - self.schedule.alphas_cumprod).sqrt(), t, x_t)
+        if self.prediction == "x0":
+            # ε = (x_t − √ᾱ_t x̂_0) / √(1 − ᾱ_t)
+            return (x_t - sqrt_abar * out) / sqrt_1m
+        # ε = √ᾱ_t v + √(1 − ᾱ_t) x_t   (from v = √ᾱ ε − √(1−ᾱ) x_0 and x_t = √ᾱ x_0 + √(1−ᾱ) ε)
+        return sqrt_abar * out + sqrt_1m * x_t

@@ -1,0 +1,48 @@
+"""The recipe of every shipped checkpoint: `python -m playground train NAME` reproduces it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .data import TOY2D
+from .ddpm import DiffusionSpec
+from .metrics import ClassifierSpec
+from .nn import MLPConfig, UNetConfig
+
+
+@dataclass
+class Recipe:
+    spec: object  # a family spec (DiffusionSpec, ClassifierSpec)
+    dataset: str  # playground.data name
+    steps: int  # training steps
+    summary: str  # one line for `list`
+    seed: int = 0  # training seed
+    n: int | None = None  # dataset size (toy 2D sets are drawn with this many points)
+
+
+def _toy(name: str, schedule: str) -> Recipe:
+    spec = DiffusionSpec(network="mlp", mlp=MLPConfig(hidden_dim=128, num_layers=3, num_classes=None),
+                         schedule=schedule, num_steps=1000, batch_size=512, lr=2e-3, ema_decay=0.995,
+                         label_dropout=0.0)
+    return Recipe(spec, name, steps=3000, n=8192, summary=f"2D MLP denoiser, {name}, {schedule} schedule, T=1000")
+
+
+def _fashion(schedule: str) -> Recipe:
+    spec = DiffusionSpec(network="unet", unet=UNetConfig(base_channels=24, num_res_blocks=1, num_classes=10),
+                         schedule=schedule, num_steps=1000, batch_size=64, lr=5e-4, ema_decay=0.999,
+                         label_dropout=0.15)
+    return Recipe(spec, "fashion", steps=4000,
+                  summary=f"class-conditional UNet (label dropout 15%), Fashion-MNIST, {schedule} schedule, T=1000")
+
+
+RECIPES: dict[str, Recipe] = {
+    **{f"ddpm-{name}-{schedule}": _toy(name, schedule) for name in TOY2D for schedule in ("linear", "cosine")},
+    **{f"ddpm-fashion-{schedule}": _fashion(schedule) for schedule in ("linear", "cosine")},
+    "classifier-fashion": Recipe(ClassifierSpec(), "fashion", steps=1500,
+                                 summary="metric classifier / feature net on real Fashion-MNIST"),
+}
+
+
+def recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"no recipe {name!r}; recipes: {', '.join(RECIPES)}")
+    return RECIPES[name]
