@@ -14,7 +14,7 @@ import argparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from pages import forward, home  # noqa: E402
+from pages import forward, home, reverse  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
 PAGES = [
@@ -22,6 +22,10 @@ PAGES = [
          teaches="A real image or a 2D cloud dissolving into Gaussian noise under two schedules side by side "
                  "(linear, cosine, sigmoid, scaled-linear), with ᾱ_t, SNR and the share of steps spent in "
                  "near-pure noise measured."),
+    dict(route="/reverse", title="Reverse diffusion", module=reverse, family="diffusion (DDPM, DDIM)",
+         teaches="A trained denoiser pulls Fashion-MNIST items or 2D clouds out of pure noise. Step through every "
+                 "recorded step (x_t, the predicted noise ε̂, the predicted x̂₀), compare DDPM-1000 with DDIM-5…100 "
+                 "and linear- with cosine-trained models, with measured quality, and train your own."),
 ]
 
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])

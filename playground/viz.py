@@ -118,3 +118,51 @@ def scatter_with_marginals(points: np.ndarray, labels: np.ndarray | None = None,
     fig.update_layout(title=title, height=560, margin=dict(l=40, r=20, t=50, b=40), template="plotly_white",
                       bargap=0.02, legend=dict(orientation="h", y=-0.08))
     return fig
+
+
+def points_frame(x_t: np.ndarray, x0: np.ndarray | None = None, trails: np.ndarray | None = None,
+                 field: tuple[np.ndarray, np.ndarray] | None = None, reference: np.ndarray | None = None,
+                 title: str = "", limit: float = 2.5) -> go.Figure:
+    """One frame of a 2D reverse process: the points x_t, their predicted x̂_0, the paths of a few
+    points so far (trails: (steps, k, 2)), and arrows of a vector field (grid (m, 2), vectors (m, 2))."""
+    fig = go.Figure()
+    if reference is not None:
+        fig.add_trace(go.Scattergl(x=reference[:, 0], y=reference[:, 1], mode="markers", name="real data",
+                                   marker=dict(size=3, color="#bbbbbb")))
+    if field is not None:
+        grid, vectors = field
+        length = np.linalg.norm(vectors, axis=1, keepdims=True)
+        unit = vectors / np.maximum(length, 1e-8) * (2 * limit / 17) * 0.8  # equal-length arrows, direction only
+        xs, ys = [], []
+        for (gx, gy), (ux, uy) in zip(grid, unit):
+            xs += [gx, gx + ux, None]
+            ys += [gy, gy + uy, None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="score direction −ε̂ (model)",
+                                 line=dict(color="#2ca02c", width=1), hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=grid[:, 0] + unit[:, 0], y=grid[:, 1] + unit[:, 1], mode="markers",
+                                 marker=dict(size=3, color="#2ca02c"), showlegend=False, hoverinfo="skip"))
+    if trails is not None:
+        for k in range(trails.shape[1]):
+            fig.add_trace(go.Scatter(x=trails[:, k, 0], y=trails[:, k, 1], mode="lines", showlegend=k == 0,
+                                     name="paths so far", line=dict(color="#9467bd", width=1), opacity=0.6,
+                                     hoverinfo="skip"))
+    if x0 is not None:
+        fig.add_trace(go.Scattergl(x=x0[:, 0], y=x0[:, 1], mode="markers", name="predicted x̂₀",
+                                   marker=dict(size=3, color="#ff7f0e", opacity=0.5)))
+    fig.add_trace(go.Scattergl(x=x_t[:, 0], y=x_t[:, 1], mode="markers", name="x_t",
+                               marker=dict(size=4, color="#1f77b4", opacity=0.8),
+                               hovertemplate="(%{x:.2f}, %{y:.2f})<extra></extra>"))
+    fig.update_xaxes(range=[-limit, limit], constrain="domain")
+    fig.update_yaxes(range=[-limit, limit], scaleanchor="x", scaleratio=1)
+    fig.update_layout(title=title, height=520, margin=dict(l=30, r=10, t=40, b=30), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.08))
+    return fig
+
+
+def loss_figure(steps: list[int], curves: dict[str, list[float]], title: str = "training loss") -> go.Figure:
+    fig = go.Figure()
+    for k, (name, values) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=steps, y=values, name=name, line=dict(color=PALETTE[k % len(PALETTE)])))
+    fig.update_layout(title=title, height=300, margin=dict(l=40, r=10, t=40, b=30), template="plotly_white",
+                      xaxis_title="step", yaxis_type="log")
+    return fig
