@@ -464,7 +464,8 @@ def _model_dropdown_update(model_name, my_models):
                        visible=True) if spec.num_classes else gr.update(choices=[("none", -1)], value=-1, visible=False))
     n = gr.update(maximum=MAX_POINTS if _is_2d(entry) else MAX_IMAGES, value=500 if _is_2d(entry) else 16)
     steps = gr.update(maximum=spec.num_steps)
-    return label, n, steps
+    images, points = gr.update(visible=not _is_2d(entry)), gr.update(visible=_is_2d(entry))
+    return label, n, steps, images, points, images, points
 
 
 def build(page: gr.Blocks) -> None:
@@ -493,7 +494,7 @@ def build(page: gr.Blocks) -> None:
                 go_button = gr.Button("Generate", variant="primary", elem_id="reverse-generate")
                 stop_button = gr.Button("Stop")
             progress_text = gr.Markdown()
-            with gr.Row():
+            with gr.Row() as live_images:
                 live = gr.Image(label="Live: x_t as sampling runs", format="png", interactive=False, height=320)
                 live_2d = gr.Plot(label="Live: the points as sampling runs")
             run_id = gr.Textbox(visible=False)
@@ -506,7 +507,7 @@ def build(page: gr.Blocks) -> None:
                 play_button = gr.Button("▶ Play", scale=1, min_width=80)
                 pause_button = gr.Button("■", scale=1, min_width=50)
             frame_info = gr.Markdown()
-            with gr.Row():
+            with gr.Row() as step_images:
                 view_x = gr.Image(label="x_t: what the model sees", format="png", interactive=False, height=320,
                                   elem_id="reverse-xt")
                 view_eps = gr.Image(label="ε̂: the noise it predicts (shown as ε̂/3)", format="png",
@@ -575,8 +576,9 @@ def build(page: gr.Blocks) -> None:
                 tr_plot = gr.Plot(label="Preview samples (2D; grey: real data)")
 
     # ---- events ----
-    model.input(_model_dropdown_update, [model, my_models], [label, n, steps], api_visibility="private")
-    page.load(_model_dropdown_update, [model, my_models], [label, n, steps], api_visibility="private")
+    modality = [label, n, steps, live, live_2d, step_images, view_2d]
+    model.change(_model_dropdown_update, [model, my_models], modality, api_visibility="private")
+    page.load(_model_dropdown_update, [model, my_models], modality, api_visibility="private")
     frame_outputs = [view_x, view_eps, view_x0, view_2d, frame_info, schedule_plot]
     generating = go_button.click(generate, [model, seed, sampler, steps, eta, n, label],
                                  [live, live_2d, progress_text, run_id], api_name="reverse_generate")

@@ -70,7 +70,7 @@ class DiffusionSpec:
         # L_simple = E_{t, x_0, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²   — Ho et al. 2020, eq. 14
         per_example = reduce((net(x_t, t, labels) - target) ** 2, "b ... -> b", "mean")
         loss = per_example.mean()
-        return loss, {"loss": float(loss)}
+        return loss, {"loss": loss.item()}
 
     def preview(self, model, n: int, generator: torch.Generator, num_steps: int = 25) -> torch.Tensor:
         """A few samples with DDIM, for the live preview."""

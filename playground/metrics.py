@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import linalg
+from scipy.spatial.distance import pdist
 from torch import nn
 
 
@@ -36,7 +37,7 @@ class ClassifierSpec:
     def loss(self, model, x, y, generator):
         logits = model(x)
         loss = F.cross_entropy(logits, y)
-        return loss, {"loss": float(loss), "accuracy": float((logits.argmax(1) == y).float().mean())}
+        return loss, {"loss": loss.item(), "accuracy": float((logits.argmax(1) == y).float().mean())}
 
 
 class Classifier(nn.Module):
@@ -70,7 +71,7 @@ def features_and_probs(classifier: Classifier, x: torch.Tensor, batch: int = 500
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^½)   — Heusel et al. 2017 (FID), eq. 6, on our feature net."""
     mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
-    cov_a, cov_b = np.cov(feats_a, rowvar=False), np.cov(feats_b, rowvar=False)
+    cov_a, cov_b = np.atleast_2d(np.cov(feats_a, rowvar=False)), np.atleast_2d(np.cov(feats_b, rowvar=False))
     covmean = linalg.sqrtm(cov_a @ cov_b)
     covmean = covmean.real if np.iscomplexobj(covmean) else covmean
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean))
@@ -80,8 +81,7 @@ def diversity(feats: np.ndarray) -> float:
     """Mean pairwise Euclidean distance between feature vectors (higher = more varied)."""
     if len(feats) < 2:
         raise ValueError("diversity needs at least two samples")
-    d = np.sqrt(((feats[:, None] - feats[None]) ** 2).sum(-1))
-    return float(d.sum() / (len(feats) * (len(feats) - 1)))
+    return float(pdist(feats).mean())
 
 
 def class_fidelity(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:

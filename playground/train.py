@@ -33,7 +33,7 @@ def train(spec, data: Dataset, steps: int, *, callback: Callable | None = None,
     """Train a fresh model of `spec` on `data` for `steps` steps.
 
     callback(step, total, metrics, preview): after every step; `preview` is a tensor of samples every
-    `preview_every` steps, else None. should_stop(): checked before every step (the UI's Stop button).
+    `preview_every` steps and at the last step, else None. should_stop(): checked before every step (the UI's Stop button).
     Returns (model, history); the model is the EMA of the weights when spec.ema_decay > 0.
     """
     _check(steps, data)
@@ -52,8 +52,8 @@ def train(spec, data: Dataset, steps: int, *, callback: Callable | None = None,
             break
         index = torch.randint(0, len(data), (spec.batch_size,), generator=generator)
         loss, metrics = spec.loss(model, data.x[index].to(device), data.y[index].to(device), generator)
-        if not math.isfinite(float(loss)):
-            raise FloatingPointError(f"the loss became {float(loss)} at step {step}; lower the learning rate")
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"the loss became {loss.item()} at step {step}; lower the learning rate")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if spec.grad_clip:

@@ -1,0 +1,211 @@
+"""Checkpoints: safetensors + JSON card round trips, every shipped checkpoint loads and samples,
+the user's folder, and the command line (list, train, sample)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from playground import checkpoints, data
+from playground.__main__ import main
+from playground.ddpm import DiffusionSpec
+from playground.diffusion import make_schedule
+from playground.diffusion.samplers import sample
+from playground.metrics import ClassifierSpec
+from playground.nn import MLPConfig, UNetConfig
+from playground.train import train
+
+ASSETS = checkpoints.CHECKPOINTS.parent
+SHIPPED = checkpoints.available()  # collected once; checkpoints written later are picked up by the next run
+
+
+def tiny_specs():
+    return {
+        "mlp": DiffusionSpec(network="mlp", mlp=MLPConfig(hidden_dim=16, num_layers=2, num_classes=3), num_steps=50,
+                             schedule="cosine", prediction="v", batch_size=16, ema_decay=0.9),
+        "unet": DiffusionSpec(network="unet", num_steps=20, batch_size=8,
+                              unet=UNetConfig(image_size=8, base_channels=8, num_res_blocks=1, channel_mults=(1, 2),
+                                              num_classes=10)),
+        "classifier": ClassifierSpec(in_channels=1, image_size=8, width=8, feature_dim=16, batch_size=16),
+    }
+
+
+def probe(spec):
+    """A fixed input for each family, and the call that gives its output."""
+    g = torch.Generator().manual_seed(0)
+    if spec.family == "classifier":
+        x = torch.randn(3, 1, 8, 8, generator=g)
+        return lambda model: model(x)
+    shape = (3, 2) if spec.network == "mlp" else (3, 1, 8, 8)
+    x, t, y = torch.randn(shape, generator=g), torch.tensor([0, 7, 19]), torch.tensor([0, 1, 2])
+    return lambda model: model(x, t, y)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "unet", "classifier"])
+def test_save_load_round_trip(tmp_path, kind):
+    spec = tiny_specs()[kind]
+    dataset = data.load("moons", n=64) if kind == "mlp" else data.load("digits", n=64)
+    if kind == "mlp":
+        dataset.y = dataset.y % 3
+    model, _ = train(spec, dataset, 3)  # a few steps, so the weights are not the fresh initialisation
+    path = checkpoints.save(model, spec, f"tiny-{kind}", tmp_path, dataset=dataset.name, steps_trained=3, note="hello")
+    assert path == tmp_path / f"tiny-{kind}.json"
+    assert (tmp_path / f"tiny-{kind}.safetensors").is_file()
+    assert checkpoints.available(tmp_path) == [f"tiny-{kind}"]
+
+    loaded, loaded_spec, card = checkpoints.load(f"tiny-{kind}", tmp_path)
+    assert not loaded.training
+    assert loaded_spec == spec  # the spec is rebuilt from the card alone (dicts back into configs, lists into tuples)
+    assert type(loaded) is type(model)
+    run = probe(spec)
+    with torch.no_grad():
+        torch.testing.assert_close(run(loaded), run(model), rtol=0, atol=0)
+    assert card["name"] == f"tiny-{kind}" and card["family"] == spec.family
+    assert card["spec"] == json.loads(json.dumps(spec.to_dict()))
+    assert card["dataset"] == dataset.name and card["steps_trained"] == 3 and card["note"] == "hello"
+    assert checkpoints.card(f"tiny-{kind}", tmp_path) == card
+
+
+def test_a_card_without_weights_is_not_available(tmp_path):
+    (tmp_path / "orphan.json").write_text("{}")
+    assert checkpoints.available(tmp_path) == []
+    with pytest.raises(ValueError, match="orphan"):
+        checkpoints.load("orphan", tmp_path)
+
+
+def test_unknown_name_raises_with_the_name(tmp_path):
+    with pytest.raises(ValueError, match="no-such-model"):
+        checkpoints.card("no-such-model", tmp_path)
+    with pytest.raises(ValueError, match="no-such-model"):
+        checkpoints.load("no-such-model")
+
+
+def test_unknown_family_raises(tmp_path):
+    spec = tiny_specs()["classifier"]
+    checkpoints.save(spec.build(), spec, "odd", tmp_path)
+    card = json.loads((tmp_path / "odd.json").read_text())
+    card["family"] = "gan"
+    (tmp_path / "odd.json").write_text(json.dumps(card))
+    with pytest.raises(ValueError, match="gan"):
+        checkpoints.load("odd", tmp_path)
+
+
+# ---- every shipped checkpoint ------------------------------------------------------------
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped checkpoints in assets/checkpoints yet")
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoint(name):
+    model, spec, card = checkpoints.load(name)
+    assert card["name"] == name and card["family"] in ("ddpm", "classifier")
+    for key in ("command", "steps_trained", "wall_time_s", "final_loss", "metrics", "dataset"):
+        assert key in card, key
+    assert card["command"].startswith(f"python -m playground train {name}")
+    assert isinstance(card["steps_trained"], int) and card["steps_trained"] > 0
+    assert card["wall_time_s"] > 0 and np.isfinite(card["final_loss"]) and isinstance(card["metrics"], dict)
+    if card["family"] == "classifier":
+        x = torch.zeros(2, spec.in_channels, spec.image_size, spec.image_size)
+        with torch.no_grad():
+            logits = model(x)
+        assert logits.shape == (2, spec.num_classes) and torch.isfinite(logits).all()
+        return
+    if spec.network == "mlp":
+        shape = (4, 2)
+    else:
+        shape = (4, spec.unet.in_channels, spec.unet.image_size, spec.unet.image_size)
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(4) % spec.num_classes if spec.num_classes else None
+    x = sample(model, make_schedule(spec.schedule, spec.num_steps), torch.randn(shape, generator=g), "ddim", 5,
+               y=y, generator=g)
+    assert x.shape == shape and torch.isfinite(x).all()
+
+
+# ---- the user's folder ----------------------------------------------------------------------
+
+
+def test_user_dir_honours_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_USER_DIR", str(tmp_path / "mine"))
+    assert checkpoints.user_dir() == tmp_path / "mine"
+    assert (tmp_path / "mine").is_dir()
+
+
+def test_user_dir_default_is_a_cache_folder_outside_assets(tmp_path, monkeypatch):
+    monkeypatch.delenv("PLAYGROUND_USER_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = checkpoints.user_dir()
+    assert folder == tmp_path / "cache" / "generative-playground"
+    assert ASSETS.resolve() not in folder.resolve().parents
+
+
+def test_user_dir_default_without_xdg_is_under_home(tmp_path, monkeypatch):
+    monkeypatch.delenv("PLAYGROUND_USER_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    folder = checkpoints.user_dir()
+    assert folder == tmp_path / ".cache" / "generative-playground"
+    assert ASSETS.resolve() not in folder.resolve().parents
+
+
+# ---- command line ---------------------------------------------------------------------------
+
+
+def _stat(path: Path):
+    return (path.stat().st_mtime_ns, path.stat().st_size) if path.exists() else None
+
+
+def test_cli_train_writes_into_out_only(tmp_path, capsys):
+    shipped = [checkpoints.CHECKPOINTS / f"ddpm-moons-linear.{ext}" for ext in ("json", "safetensors")]
+    before = [_stat(p) for p in shipped]
+    assert main(["train", "ddpm-moons-linear", "--steps", "20", "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ddpm-moons-linear.json", "ddpm-moons-linear.safetensors"]
+    assert [_stat(p) for p in shipped] == before  # the shipped checkpoint (if any) is untouched
+    card = checkpoints.card("ddpm-moons-linear", tmp_path)
+    assert card["steps_trained"] == 20
+    assert card["command"] == "python -m playground train ddpm-moons-linear --steps 20"
+    assert card["dataset"] == "moons" and np.isfinite(card["final_loss"]) and card["wall_time_s"] >= 0
+    assert np.isfinite(card["metrics"]["sliced_wasserstein_to_data"])
+    model, spec, _ = checkpoints.load("ddpm-moons-linear", tmp_path)
+    assert spec.network == "mlp" and spec.schedule == "linear"
+    assert "training ddpm-moons-linear" in capsys.readouterr().out
+
+
+def test_cli_train_unknown_recipe_returns_2(tmp_path, capsys):
+    assert main(["train", "no-such-recipe", "--out", str(tmp_path)]) == 2
+    assert "no-such-recipe" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif("ddpm-moons-linear" not in SHIPPED, reason="the shipped toy model ddpm-moons-linear is not trained yet")
+def test_cli_sample_writes_points(tmp_path, capsys):
+    out = tmp_path / "x.npy"
+    assert main(["sample", "ddpm-moons-linear", "--n", "4", "--out", str(out), "--steps", "10"]) == 0
+    x = np.load(out)
+    assert x.shape == (4, 2) and np.isfinite(x).all()
+    assert np.abs(x).max() <= 1.0 + 1e-6  # the last DDIM step returns the clipped x̂_0
+    assert "wrote 4 samples" in capsys.readouterr().out
+    again = tmp_path / "y.npy"
+    assert main(["sample", "ddpm-moons-linear", "--n", "4", "--out", str(again), "--steps", "10"]) == 0
+    np.testing.assert_array_equal(np.load(again), x)  # same --seed, same samples
+
+
+@pytest.mark.skipif("ddpm-moons-linear" not in SHIPPED, reason="the shipped toy model ddpm-moons-linear is not trained yet")
+def test_cli_sample_rejects_a_label_for_an_unconditional_model(tmp_path):
+    assert main(["sample", "ddpm-moons-linear", "--n", "2", "--out", str(tmp_path / "x.npy"), "--label", "1"]) == 2
+    assert not (tmp_path / "x.npy").exists()
+
+
+def test_cli_sample_unknown_name_returns_2(tmp_path, capsys):
+    assert main(["sample", "no-such-model", "--n", "4", "--out", str(tmp_path / "x.npy")]) == 2
+    assert "no-such-model" in capsys.readouterr().err
+    assert not (tmp_path / "x.npy").exists()
+
+
+def test_cli_list_prints_every_shipped_name(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    names = checkpoints.available()
+    for name in names:
+        assert name in out
+    if not names:
+        assert "No shipped models yet" in out
