@@ -304,8 +304,8 @@ def compare_samplers(model_name, seed, n, eta, label, progress=gr.Progress()):
     schedule = make_schedule(spec.schedule, spec.num_steps)
     labels = _labels_for(entry, n, y)
     runs = [("ddpm", spec.num_steps)] + [("ddim", s) for s in DDIM_ROW if s <= spec.num_steps]
-    rows, table = {}, ["| sampler | network calls | seconds | " + " | ".join(_measure_names(entry)) + " |",
-                       "|---|---|---|" + "---|" * len(_measure_names(entry))]
+    header = ["sampler", "network calls", "seconds", *_measure_names(entry)]
+    rows, table = {}, ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for sampler, steps in progress.tqdm(runs, desc="sampling"):
         began = time.perf_counter()
         x = record(entry["model"], schedule, x_T, sampler=sampler, num_steps=steps, eta=eta, y=labels,
@@ -351,8 +351,8 @@ def compare_schedules(dataset, seed, n, steps, label):
     first = entries["linear"]
     steps, _, n, y = _check_sampling(first, "ddim", steps, 0.0, n, label)
     x_T, seed = _x_T(first, n, seed)
-    rows, table = {}, ["| model | " + " | ".join(_measure_names(first)) + " | recorded in its card |", "|---|---|---|" +
-                       ("---|" if not _is_2d(first) and _classifier() is not None else "")]
+    header = ["model", *_measure_names(first), "recorded in its card"]
+    rows, table = {}, ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for kind, entry in entries.items():
         spec = entry["spec"]
         labels = _labels_for(entry, n, y)
@@ -415,7 +415,16 @@ def train_live(dataset, schedule, steps, batch, lr, seed, my_models, request: gr
                                         title=f"preview samples at step {step}", limit=1.5)
         return text, curve, image, plot, gr.update(), my_models
 
-    stop = TRAINING_STOPS[_session(request)] = threading.Event()
+    session = _session(request)
+    stop = TRAINING_STOPS[session] = threading.Event()
+    try:
+        yield from _train_updates(work, show, stop, dataset, schedule, spec, my_models)
+    finally:
+        if TRAINING_STOPS.get(session) is stop:
+            del TRAINING_STOPS[session]
+
+
+def _train_updates(work, show, stop, dataset, schedule, spec, my_models):
     for update in _in_thread(work, show, stop):
         if update[0] != "done":
             yield update
@@ -484,12 +493,13 @@ def build(page: gr.Blocks) -> None:
                 model = gr.Dropdown(choices, value=default, label="Model (dataset · training schedule)", scale=3,
                                     elem_id="reverse-model")
                 seed = gr.Number(0, precision=0, minimum=0, label="Seed (x_T)", scale=1)
-                label = gr.Dropdown([("none (unconditional)", -1)], value=-1, label="Class", scale=2)
+                label = gr.Dropdown([("none (unconditional)", -1)] + [(c, k) for k, c in enumerate(data.FASHION_CLASSES)],
+                                    value=-1, label="Class", scale=2)
             with gr.Row():
                 sampler = gr.Radio([("DDPM (all T steps)", "ddpm"), ("DDIM", "ddim")], value="ddim", label="Sampler")
                 steps = gr.Slider(1, 1000, value=50, step=1, label="DDIM steps")
                 eta = gr.Slider(0, 1, value=0, step=0.05, label="DDIM η (0: deterministic, 1: DDPM-like noise)")
-                n = gr.Slider(1, MAX_IMAGES, value=16, step=1, label="Number of samples")
+                n = gr.Slider(1, MAX_POINTS, value=16, step=1, label="Number of samples")
             with gr.Row():
                 go_button = gr.Button("Generate", variant="primary", elem_id="reverse-generate")
                 stop_button = gr.Button("Stop")
@@ -498,14 +508,14 @@ def build(page: gr.Blocks) -> None:
                 live = gr.Image(label="Live: x_t as sampling runs", format="png", interactive=False, height=320)
                 live_2d = gr.Plot(label="Live: the points as sampling runs")
             run_id = gr.Textbox(visible=False)
-            gr.Markdown("### Step through the recorded run (no recomputation)")
+            gr.Markdown("### Step through the recorded run (the frames are cached; 2D views only recompute the arrow field)")
             with gr.Row(equal_height=True):
-                frame = gr.Slider(0, 1, value=0, step=1, label="Frame (0 = pure noise x_T; last = the finished sample)",
+                frame = gr.Slider(0, 200, value=0, step=1, label="Frame (0 = pure noise x_T; last = the finished sample)",
                                   scale=5, elem_id="reverse-frame")
                 prev_button = gr.Button("◀ Prev", scale=1, min_width=80, elem_id="reverse-prev")
                 next_button = gr.Button("Next ▶", scale=1, min_width=80, elem_id="reverse-next")
                 play_button = gr.Button("▶ Play", scale=1, min_width=80)
-                pause_button = gr.Button("■", scale=1, min_width=50)
+                pause_button = gr.Button("■ Pause", scale=1, min_width=80)
             frame_info = gr.Markdown()
             with gr.Row() as step_images:
                 view_x = gr.Image(label="x_t: what the model sees", format="png", interactive=False, height=320,
@@ -527,7 +537,7 @@ def build(page: gr.Blocks) -> None:
             with gr.Row():
                 cmp_model = gr.Dropdown(choices, value=default, label="Model", scale=3)
                 cmp_seed = gr.Number(0, precision=0, minimum=0, label="Seed", scale=1)
-                cmp_n = gr.Slider(2, MAX_IMAGES, value=32, step=1, label="Samples per row (measured)", scale=2)
+                cmp_n = gr.Slider(2, MAX_POINTS, value=32, step=1, label="Samples per row (measured)", scale=2)
                 cmp_eta = gr.Slider(0, 1, value=0, step=0.05, label="DDIM η", scale=2)
                 cmp_label = gr.Number(-1, precision=0, label="Class (-1: all classes in turn)", scale=1)
             cmp_button = gr.Button("Compare", variant="primary")
@@ -544,7 +554,7 @@ def build(page: gr.Blocks) -> None:
                 sch_dataset = gr.Dropdown([(DATASET_TITLES.get(d, d), d) for d in datasets],
                                           value=datasets[0] if datasets else None, label="Dataset")
                 sch_seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-                sch_n = gr.Slider(2, MAX_IMAGES, value=32, step=1, label="Samples (measured)")
+                sch_n = gr.Slider(2, MAX_POINTS, value=32, step=1, label="Samples (measured)")
                 sch_steps = gr.Slider(1, 1000, value=50, step=1, label="DDIM steps")
                 sch_label = gr.Number(-1, precision=0, label="Class (-1: all in turn)")
             sch_button = gr.Button("Compare", variant="primary")

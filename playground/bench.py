@@ -45,7 +45,57 @@ def forward_figures() -> dict[str, float]:
     }
 
 
+def sampling_figures() -> dict[str, float]:
+    """DDIM-50 for 16 Fashion samples, and how much the sampler loop adds to the bare network calls."""
+    from .diffusion.samplers import sample
+    from .diffusion.trajectory import record
+    from .recipes import recipe
+
+    spec = recipe("ddpm-fashion-cosine").spec
+    model = spec.build().eval()  # timing does not depend on the weights
+    schedule = make_schedule(spec.schedule, spec.num_steps)
+    x_T = torch.randn(16, 1, 28, 28)
+    y = torch.arange(16) % 10
+    t = torch.full((16,), 500)
+    with torch.no_grad():
+        forward_ms = _best_ms(lambda: model(x_T, t, y), repeat=10)
+    ddim_ms = _best_ms(lambda: sample(model, schedule, x_T, "ddim", 50, y=y), repeat=3)
+    trajectory = record(model, schedule, x_T, sampler="ddim", num_steps=50, y=y)
+
+    def scrub():  # what one scrub renders from the cache: three grids and the schedule plot
+        for frames in (trajectory.x_t, trajectory.eps, trajectory.x0):
+            viz.image_grid(frames[20].float().clamp(-1, 1), nrow=4, scale=3)
+        viz.schedule_figure({"cosine": {"alpha_bar": schedule.alphas_cumprod.numpy(),
+                                        "log_snr": schedule.snr.log().numpy()}}, ui_t=500)
+
+    return {
+        "UNet forward, 16 Fashion images (ms)": forward_ms,
+        "DDIM-50, 16 Fashion samples (s)": ddim_ms / 1000,
+        "sampler time / (50 x bare forward)": ddim_ms / (50 * forward_ms),
+        "one step-through scrub, server-side render (ms)": _best_ms(scrub, repeat=5),
+    }
+
+
+def training_figures(steps: int = 30) -> dict[str, float]:
+    """Training steps per second of each kind of shipped recipe, at its own batch size (after 5 warm-up steps)."""
+    from .recipes import RECIPES
+    from .train import train
+
+    figures, seen = {}, set()
+    for name, r in RECIPES.items():
+        kind = (type(r.spec).__name__, getattr(r.spec, "network", ""))
+        if kind in seen:  # the 12 toy recipes share one network and batch size
+            continue
+        seen.add(kind)
+        ds = data.load(r.dataset, "train", n=r.n or 4096, seed=0)
+        stamps = {}
+        train(r.spec, ds, steps, callback=lambda step, *_: stamps.__setitem__(step, time.perf_counter()))
+        figures[f"training steps/s, {name} (batch {r.spec.batch_size})"] = (steps - 5) / (stamps[steps] - stamps[5])
+    return figures
+
+
 def run() -> None:
     print(f"machine: {machine()}")
-    for name, value in forward_figures().items():
-        print(f"{name:62s} {value:10.2f}")
+    for group in (forward_figures, sampling_figures, training_figures):
+        for name, value in group().items():
+            print(f"{name:62s} {value:10.2f}", flush=True)

@@ -169,6 +169,8 @@ class MLPConfig:
     hidden_dim: int = 128  # width of the hidden layers
     num_layers: int = 3  # hidden layers, each Linear + time/class embedding → SiLU
     num_classes: int | None = None  # None: unconditional; else labels 0 … num_classes−1 plus a null class
+    input_features: int = 0  # >0: each coordinate enters as this many sinusoidal features (sharp 2D shapes)
+    input_scale: float = 25.0  # coordinates are multiplied by this before those features (as tiny-diffusion)
 
 
 class MLPDenoiser(nn.Module):
@@ -181,7 +183,8 @@ class MLPDenoiser(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.null_class = config.num_classes  # index of the learned "no class" embedding; None if unconditional
         self.class_emb = nn.Embedding(config.num_classes + 1, d) if config.num_classes is not None else None
-        self.layers = nn.ModuleList([nn.Linear(config.data_dim if i == 0 else d, d) for i in range(config.num_layers)])
+        d_in = config.data_dim * config.input_features if config.input_features else config.data_dim
+        self.layers = nn.ModuleList([nn.Linear(d_in if i == 0 else d, d) for i in range(config.num_layers)])
         self.out = nn.Linear(d, config.data_dim)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -189,6 +192,10 @@ class MLPDenoiser(nn.Module):
         emb = self.time_mlp(sinusoidal_embedding(t, self.config.hidden_dim))  # (B, hidden)
         emb = emb + _class_embedding(self.class_emb, self.null_class, y, x_t.shape[0], x_t.device)
         h = x_t
-        for layer in self.layers:
-            h = F.silu(layer(h) + emb)
+        if self.config.input_features:  # Fourier features of each coordinate: (B, D · input_features)
+            h = torch.cat([sinusoidal_embedding(x_t[:, i] * self.config.input_scale, self.config.input_features)
+                           for i in range(x_t.shape[1])], dim=-1)
+        for i, layer in enumerate(self.layers):
+            update = F.silu(layer(h) + emb)
+            h = update if i == 0 else h + update  # residual after the first layer
         return self.out(h)

@@ -20,10 +20,10 @@ class Recipe:
 
 
 def _toy(name: str, schedule: str) -> Recipe:
-    spec = DiffusionSpec(network="mlp", mlp=MLPConfig(hidden_dim=128, num_layers=3, num_classes=None),
-                         schedule=schedule, num_steps=1000, batch_size=512, lr=2e-3, ema_decay=0.995,
+    spec = DiffusionSpec(network="mlp", mlp=MLPConfig(hidden_dim=128, num_layers=4, input_features=32),
+                         schedule=schedule, num_steps=1000, batch_size=256, lr=1e-3, ema_decay=0.999,
                          label_dropout=0.0)
-    return Recipe(spec, name, steps=3000, n=8192, summary=f"2D MLP denoiser, {name}, {schedule} schedule, T=1000")
+    return Recipe(spec, name, steps=12000, n=8192, summary=f"2D MLP denoiser, {name}, {schedule} schedule, T=1000")
 
 
 def _fashion(schedule: str) -> Recipe:
