@@ -1,4 +1,4 @@
-"""Real-browser tests: Playwright drives Debian's Chromium, headless (never `playwright install`)."""
+"""Real-browser tests: Playwright drives Debian's Chromium, headless (Playwright's own browser download is never used)."""
 import os
 import shutil
 
