@@ -99,7 +99,8 @@ def _x_T(entry, n, seed):
 
 
 def _in_thread(work, on_update, stop: threading.Event | None = None):
-    """Run work(push, should_stop) in a thread; yield what it pushes as it comes. Setting `stop`, or
+    """Run work(push, should_stop) in a thread; yield (False, on_update(item)) for what it pushes as it
+    comes, then (True, work's result). Setting `stop`, or
     closing the generator (Gradio's cancel), makes the work end at its next step."""
     updates, stop, result = queue.Queue(), stop or threading.Event(), {}
 
@@ -119,13 +120,13 @@ def _in_thread(work, on_update, stop: threading.Event | None = None):
                 break
             update = on_update(item)
             if update is not None:
-                yield update
+                yield False, update
     finally:
         stop.set()
     thread.join()
     if "error" in result:
         raise result["error"]
-    yield ("done", result["value"])
+    yield True, result["value"]
 
 
 def _grid(x: torch.Tensor) -> np.ndarray:
@@ -156,9 +157,9 @@ def generate(model_name, seed, sampler, steps, eta, n, label):
             return None, viz.points_frame(step.x_t.numpy(), title=f"step {i} of {total}"), text, None
         return _grid(step.x_t.clamp(-1, 1)), None, text, None
 
-    for update in _in_thread(work, show):
-        if update[0] == "done":
-            trajectory = update[1]
+    for done, update in _in_thread(work, show):
+        if done:
+            trajectory = update
             run_id = uuid.uuid4().hex
             RUNS[run_id] = {"trajectory": trajectory, "model": model_name, "entry": entry, "y": y, "seed": seed,
                             "seconds": time.perf_counter() - began}
@@ -425,11 +426,11 @@ def train_live(dataset, schedule, steps, batch, lr, seed, my_models, request: gr
 
 
 def _train_updates(work, show, stop, dataset, schedule, spec, my_models):
-    for update in _in_thread(work, show, stop):
-        if update[0] != "done":
+    for done, update in _in_thread(work, show, stop):
+        if not done:
             yield update
             continue
-        model, run_history = update[1]
+        model, run_history = update
         model_id = uuid.uuid4().hex[:12]
         done = len(run_history["step"])
         title = f"yours: {DATASET_TITLES[dataset]} · {schedule} · {done} steps ({model_id[:4]})"
