@@ -235,6 +235,12 @@ def toy_cloud(dataset, schedule, T, t, seed):
     return figure, f"{len(ds):,} points; colours are the classes. {ds.source}.\n\n" + table
 
 
+def on_T(T_value, t_value):
+    """A new T moves the t slider's end, keeping t where it was if it still fits."""
+    T_value = check_int(T_value, "T", T_CHOICES[0], T_CHOICES[-1])
+    return gr.update(maximum=T_value, value=min(int(t_value or 0), T_value))
+
+
 ABOUT = ("You are looking at the **forward process** of a diffusion model. Step by step, a little Gaussian noise is "
          "mixed into a clean image x₀ until nothing of it is left. Nothing here is learned: the *schedule* "
          "β₁ … β_T alone decides how fast the signal fades. Both views below use the **same noise**, so any "
@@ -310,10 +316,6 @@ def _build_image_tab(page: gr.Blocks) -> None:
         return (gr.update(choices=choices, value=choices[0][1] if choices else None, visible=not is_upload),
                 gr.update(value=0, visible=not is_upload), gr.update(visible=is_upload))
 
-    def on_T(T_value, t_value):
-        T_value = check_int(T_value, "T", T_CHOICES[0], T_CHOICES[-1])
-        return gr.update(maximum=T_value, value=min(int(t_value or 0), T_value))
-
     everything = [original, source_info, image_a, image_b, numbers, strip_a, strip_b, strip_caption, share_table, plot]
     all_inputs = picked + schedules + [t, noise_seed]
     source.input(on_source, source, [label, index, upload], api_visibility="private").then(
@@ -349,10 +351,6 @@ def _build_toy_tab(page: gr.Blocks) -> None:
     cloud = gr.Plot(label="The cloud at time t", elem_id="toy-cloud")
     moments = gr.Markdown()
     inputs = [dataset, schedule, T, t, seed]
-
-    def on_T(T_value, t_value):
-        T_value = check_int(T_value, "T", T_CHOICES[0], T_CHOICES[-1])
-        return gr.update(maximum=T_value, value=min(int(t_value or 0), T_value))
 
     T.input(on_T, [T, t], t, api_visibility="private")
     gr.on([dataset.input, schedule.input, T.input, seed.submit, t.input], toy_cloud, inputs, [cloud, moments],

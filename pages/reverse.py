@@ -281,16 +281,7 @@ def _labels_for(entry, n, y):
 
 def _row_view(entry, rows: dict[str, torch.Tensor]):
     if _is_2d(entry):
-        from plotly.subplots import make_subplots
-        import plotly.graph_objects as go
-        fig = make_subplots(rows=1, cols=len(rows), subplot_titles=list(rows), horizontal_spacing=0.02)
-        for c, x in enumerate(rows.values(), start=1):
-            fig.add_trace(go.Scattergl(x=x[:, 0].numpy(), y=x[:, 1].numpy(), mode="markers", showlegend=False,
-                                       marker=dict(size=2, color="#1f77b4")), row=1, col=c)
-            fig.update_xaxes(range=[-1.5, 1.5], showticklabels=False, row=1, col=c)
-            fig.update_yaxes(range=[-1.5, 1.5], showticklabels=False, row=1, col=c)
-        fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
-        return None, fig
+        return None, viz.scatter_row({name: x.numpy() for name, x in rows.items()})
     images = torch.cat([x[:8] for x in rows.values()])  # each row: the first 8 samples
     return viz.image_grid(images, nrow=8, scale=3, pad=2), None
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from einops import reduce
 
 from .diffusion import make_schedule
+from .diffusion.schedules import _extract
 from .diffusion.samplers import sample
 from .nn import MLPConfig, MLPDenoiser, UNet, UNetConfig
 
@@ -82,7 +83,6 @@ class DiffusionSpec:
 
 
 def _v_target(schedule, x0, t, noise):
-    from .diffusion.schedules import _extract
     # v = √ᾱ_t ε − √(1 − ᾱ_t) x_0   — Salimans & Ho 2022, §4
     return _extract(schedule.alphas_cumprod.sqrt(), t, x0) * noise - _extract((1 - schedule.alphas_cumprod).sqrt(), t, x0) * x0
 
@@ -97,7 +97,6 @@ class EpsModel(torch.nn.Module):
         self.null_class = getattr(net, "null_class", None)
 
     def forward(self, x_t, t, y=None):
-        from .diffusion.schedules import _extract
         out = self.net(x_t, t, y)
         sqrt_abar = _extract(self.schedule.alphas_cumprod.sqrt(), t, x_t)
         sqrt_1m = _extract((1 - self.schedule.alphas_cumprod).sqrt(), t, x_t)

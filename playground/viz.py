@@ -166,3 +166,15 @@ def loss_figure(steps: list[int], curves: dict[str, list[float]], title: str = "
     fig.update_layout(title=title, height=300, margin=dict(l=40, r=10, t=40, b=30), template="plotly_white",
                       xaxis_title="step", yaxis_type="log")
     return fig
+
+
+def scatter_row(clouds: dict[str, np.ndarray], limit: float = 1.5) -> go.Figure:
+    """One small scatter panel per 2D point cloud, side by side, titled by its key."""
+    fig = make_subplots(rows=1, cols=len(clouds), subplot_titles=list(clouds), horizontal_spacing=0.02)
+    for c, points in enumerate(clouds.values(), start=1):
+        fig.add_trace(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", showlegend=False,
+                                   marker=dict(size=2, color=PALETTE[0])), row=1, col=c)
+        fig.update_xaxes(range=[-limit, limit], showticklabels=False, row=1, col=c)
+        fig.update_yaxes(range=[-limit, limit], showticklabels=False, row=1, col=c)
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
+    return fig
