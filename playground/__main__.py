@@ -49,6 +49,10 @@ def cmd_train(args) -> int:
         test = data.load(recipe.dataset, "test")
         with torch.no_grad():
             metrics["test_accuracy"] = float((model(test.x).argmax(1) == test.y).float().mean())
+    elif recipe.spec.family == "noisy-classifier":
+        from .diffusion.classifier import accuracy_by_noise
+        test = data.load(recipe.dataset, "test", n=recipe.n, seed=recipe.seed)
+        metrics = accuracy_by_noise(model, recipe.spec, test.x, test.y)
     elif recipe.spec.network == "mlp":
         metrics = evaluate.toy_quality(model, recipe.spec, recipe.dataset)
     elif "classifier-fashion" in checkpoints.available():

@@ -171,6 +171,7 @@ class MLPConfig:
     num_classes: int | None = None  # None: unconditional; else labels 0 … num_classes−1 plus a null class
     input_features: int = 0  # >0: each coordinate enters as this many sinusoidal features (sharp 2D shapes)
     input_scale: float = 25.0  # coordinates are multiplied by this before those features (as tiny-diffusion)
+    out_dim: int | None = None  # outputs; None: data_dim (an ε-predictor). The noisy classifier sets it to its classes
 
 
 class MLPDenoiser(nn.Module):
@@ -185,10 +186,10 @@ class MLPDenoiser(nn.Module):
         self.class_emb = nn.Embedding(config.num_classes + 1, d) if config.num_classes is not None else None
         d_in = config.data_dim * config.input_features if config.input_features else config.data_dim
         self.layers = nn.ModuleList([nn.Linear(d_in if i == 0 else d, d) for i in range(config.num_layers)])
-        self.out = nn.Linear(d, config.data_dim)
+        self.out = nn.Linear(d, config.out_dim or config.data_dim)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """x_t (B, D), t (B,), y (B,) or None -> ε (B, D)."""
+        """x_t (B, D), t (B,), y (B,) or None -> ε (B, D) (or (B, out_dim))."""
         emb = self.time_mlp(sinusoidal_embedding(t, self.config.hidden_dim))  # (B, hidden)
         emb = emb + _class_embedding(self.class_emb, self.null_class, y, x_t.shape[0], x_t.device)
         h = x_t

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from .data import TOY2D
 from .ddpm import DiffusionSpec
+from .diffusion.classifier import NoisyClassifierSpec
 from .metrics import ClassifierSpec
 from .nn import MLPConfig, UNetConfig
 
@@ -26,6 +27,19 @@ def _toy(name: str, schedule: str) -> Recipe:
     return Recipe(spec, name, steps=12000, n=8192, summary=f"2D MLP denoiser, {name}, {schedule} schedule, T=1000")
 
 
+def _toy_conditional(name: str, num_classes: int) -> Recipe:
+    spec = DiffusionSpec(network="mlp", mlp=MLPConfig(hidden_dim=128, num_layers=4, input_features=32, num_classes=num_classes),
+                         schedule="cosine", num_steps=1000, batch_size=256, lr=1e-3, ema_decay=0.999, label_dropout=0.2)
+    return Recipe(spec, name, steps=12000, n=8192,
+                  summary=f"class-conditional 2D MLP denoiser (label dropout 20%), {name}, cosine schedule, T=1000")
+
+
+def _toy_noisy_classifier(name: str, num_classes: int) -> Recipe:
+    spec = NoisyClassifierSpec(network="mlp", num_classes=num_classes, mlp=MLPConfig(hidden_dim=128, num_layers=3, input_features=16),
+                               schedule="cosine", num_steps=1000, batch_size=256, lr=1e-3)
+    return Recipe(spec, name, steps=4000, n=8192, summary=f"noise-aware classifier p(y | x_t, t), {name}, cosine schedule")
+
+
 def _fashion(schedule: str) -> Recipe:
     spec = DiffusionSpec(network="unet", unet=UNetConfig(base_channels=24, num_res_blocks=1, num_classes=10),
                          schedule=schedule, num_steps=1000, batch_size=64, lr=5e-4, ema_decay=0.999,
@@ -34,9 +48,16 @@ def _fashion(schedule: str) -> Recipe:
                   summary=f"class-conditional UNet (label dropout 15%), Fashion-MNIST, {schedule} schedule, T=1000")
 
 
+GUIDED_TOYS = {"ring8": 8, "moons": 2}  # labelled toy sets with guidance models (name: classes)
+
 RECIPES: dict[str, Recipe] = {
     **{f"ddpm-{name}-{schedule}": _toy(name, schedule) for name in TOY2D for schedule in ("linear", "cosine")},
     **{f"ddpm-fashion-{schedule}": _fashion(schedule) for schedule in ("linear", "cosine")},
+    **{f"ddpm-{name}-cond": _toy_conditional(name, k) for name, k in GUIDED_TOYS.items()},
+    **{f"noisy-classifier-{name}": _toy_noisy_classifier(name, k) for name, k in GUIDED_TOYS.items()},
+    "noisy-classifier-fashion": Recipe(NoisyClassifierSpec(network="cnn", width=32, schedule="cosine", batch_size=128, lr=1e-3),
+                                       "fashion", steps=3000,
+                                       summary="noise-aware classifier p(y | x_t, t), Fashion-MNIST, cosine schedule"),
     "classifier-fashion": Recipe(ClassifierSpec(), "fashion", steps=1500,
                                  summary="metric classifier / feature net on real Fashion-MNIST"),
 }

@@ -206,3 +206,31 @@ def test_bad_arguments(kwargs, message):
     args = dict(model=scaled_model, schedule=make_schedule("linear", 5), x_T=torch.randn(2, 2)) | kwargs
     with pytest.raises(ValueError, match=message):
         denoise_steps(**args)  # raised on the call, before the first step
+
+
+def test_per_example_scales_match_the_formula_row_by_row():
+    """A grid passes one scale per example; each row must equal the scalar formula at its own w."""
+    s = make_schedule("linear", 4)
+    x, y, t = torch.randn(4, 2), torch.tensor([0, 2, 1, 2]), torch.full((4,), 3)
+    model = CountingModel()
+    cond, uncond = model(x, t, y), model(x, t, None)
+    w = torch.tensor([0.0, 1.0, 3.0, -2.0])
+    eps, _ = ClassifierFree(w)(model, x, t, y, s)
+    for i, wi in enumerate(w.tolist()):
+        torch.testing.assert_close(eps[i], uncond[i] + wi * (cond[i] - uncond[i]))
+    W = torch.tensor([[1.0, -2.0, 0.5], [0.3, 0.7, -1.0]])
+    per_row, _ = ClassifierGuidance(lambda x_t, t: x_t @ W, w)(scaled_model, x, t, y, s)
+    for i, wi in enumerate(w.tolist()):
+        alone, _ = ClassifierGuidance(lambda x_t, t: x_t @ W, wi)(scaled_model, x[i:i + 1], t[:1], y[i:i + 1], s)
+        torch.testing.assert_close(per_row[i:i + 1], alone)
+    with pytest.raises(ValueError, match="3 guidance scales for a batch of 4"):
+        ClassifierFree(torch.tensor([1.0, 2.0, 3.0]))(model, x, t, y, s)
+
+
+@pytest.mark.parametrize("scale", [float("nan"), float("inf"), "2", True, torch.tensor([1.0, float("nan")]),
+                                   torch.ones(2, 2)])
+def test_bad_guidance_scales(scale):
+    with pytest.raises(ValueError, match="scale"):
+        ClassifierFree(scale)
+    with pytest.raises(ValueError, match="scale"):
+        ClassifierGuidance(lambda x_t, t: x_t, scale)

@@ -41,6 +41,26 @@ class Step:
 # ---- guidance: turns (model, x_t, t, y) into a guided ε ------------------------------
 
 
+def _check_scale(scale) -> float | torch.Tensor:
+    """A guidance scale: a finite number, or a 1-D tensor of finite numbers (one per example, for grids)."""
+    if isinstance(scale, torch.Tensor) and scale.dim() > 0:
+        if scale.dim() != 1 or not torch.isfinite(scale).all():
+            raise ValueError(f"a per-example guidance scale must be a 1-D tensor of finite numbers, got {tuple(scale.shape)}")
+        return scale.double()
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, torch.Tensor)) or not math.isfinite(float(scale)):
+        raise ValueError(f"guidance scale must be a finite number, got {scale!r}")
+    return float(scale)
+
+
+def _per_example(scale: float | torch.Tensor, x: torch.Tensor) -> float | torch.Tensor:
+    """A scalar as is; a (B,) scale reshaped to broadcast over x (B, …)."""
+    if isinstance(scale, float):
+        return scale
+    if scale.shape[0] != x.shape[0]:
+        raise ValueError(f"{scale.shape[0]} guidance scales for a batch of {x.shape[0]}")
+    return scale.to(x.device, x.dtype).reshape(-1, *[1] * (x.dim() - 1))
+
+
 class ClassifierFree:
     """Classifier-free guidance (Ho & Salimans 2022) for a model trained with label dropout.
 
@@ -50,10 +70,8 @@ class ClassifierFree:
     The unconditional label is `null_label`, by default the model's `null_class`.
     """
 
-    def __init__(self, scale: float, null_label: int | None = None):
-        if not math.isfinite(float(scale)):
-            raise ValueError(f"guidance scale must be a finite number, got {scale!r}")
-        self.scale = float(scale)  # guidance weight w
+    def __init__(self, scale: float | torch.Tensor, null_label: int | None = None):
+        self.scale = _check_scale(scale)  # guidance weight w: a number, or one per example (B,)
         self.null_label = null_label  # label meaning "no class"; None: use model.null_class
 
     def __call__(self, model, x_t, t, y, schedule):
@@ -65,7 +83,7 @@ class ClassifierFree:
         # conditional and unconditional inputs in ONE forward pass: (2B, …)
         eps_cond, eps_uncond = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([y, torch.full_like(y, null)])).chunk(2)
         # ε̃ = ε_uncond + w (ε_cond − ε_uncond)   — Ho & Salimans 2022, eq. 6
-        eps = eps_uncond + self.scale * (eps_cond - eps_uncond)
+        eps = eps_uncond + _per_example(self.scale, x_t) * (eps_cond - eps_uncond)
         return eps, {"eps_cond": eps_cond, "eps_uncond": eps_uncond}
 
 
@@ -77,11 +95,9 @@ class ClassifierGuidance:
     that is the null class, i.e. its unconditional mode).
     """
 
-    def __init__(self, classifier: Callable, scale: float):
-        if not math.isfinite(float(scale)):
-            raise ValueError(f"guidance scale must be a finite number, got {scale!r}")
+    def __init__(self, classifier: Callable, scale: float | torch.Tensor):
         self.classifier = classifier  # noisy classifier, (x_t, t) -> logits
-        self.scale = float(scale)  # gradient scale s
+        self.scale = _check_scale(scale)  # gradient scale s: a number, or one per example (B,)
 
     def __call__(self, model, x_t, t, y, schedule):
         if y is None:
@@ -94,7 +110,7 @@ class ClassifierGuidance:
             grad = torch.autograd.grad(log_probs.gather(1, y[:, None]).sum(), x)[0]
         # ε̂ = ε_θ(x_t) − s √(1 − ᾱ_t) ∇_x log p_φ(y | x_t)   — Dhariwal & Nichol 2021, eq. 14 / Algorithm 2.
         # For DDPM this shifts the mean by s β_t/√α_t · ∇ ≈ s Σ ∇, the mean shift of their Algorithm 1.
-        guided = eps - self.scale * _extract((1 - schedule.alphas_cumprod).sqrt(), t, x_t) * grad
+        guided = eps - _per_example(self.scale, x_t) * _extract((1 - schedule.alphas_cumprod).sqrt(), t, x_t) * grad
         return guided, {"eps_uncond": eps}
 
 

@@ -27,6 +27,8 @@ class Trajectory:
     alpha_bar: list[float]  # ᾱ_t of each frame
     sampler: str  # e.g. "ddim-50, eta 0"
     stopped_early: bool = False  # the run was cancelled before the end
+    eps_cond: torch.Tensor | None = None  # (F, B, …) conditional ε, when classifier-free guidance computed it
+    eps_uncond: torch.Tensor | None = None  # (F, B, …) unconditional / unguided ε, when guidance computed it
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -48,6 +50,7 @@ def record(model: Callable, schedule: Schedule, x_T: torch.Tensor, *, sampler: s
     total = schedule.num_steps if sampler == "ddpm" else (num_steps or schedule.num_steps)
     keep = set(np.linspace(1, total, min(max_frames, total)).round().astype(int).tolist())
     ts, xs, epss, x0s = [], [], [], []
+    extras = {"eps_cond": [], "eps_uncond": []}  # kept when guidance reports them
     x_in, stopped = x_T, False
     for i, step in enumerate(steps, start=1):
         if i in keep:
@@ -55,6 +58,9 @@ def record(model: Callable, schedule: Schedule, x_T: torch.Tensor, *, sampler: s
             xs.append(x_in.half())
             epss.append(step.eps.half())
             x0s.append(step.x0.half())
+            for key, kept in extras.items():
+                if getattr(step, key) is not None:
+                    kept.append(getattr(step, key).half())
         x_in = step.x_t
         if on_step is not None:
             on_step(i, total, step)
@@ -67,7 +73,9 @@ def record(model: Callable, schedule: Schedule, x_T: torch.Tensor, *, sampler: s
     x0s.append(x_in.half())
     alpha_bar = [float(schedule.alphas_cumprod[t]) for t in ts[:-1]] + [1.0]
     label = f"{sampler}-{total}" + (f", eta {eta:g}" if sampler == "ddim" else "")
-    return Trajectory(ts, torch.stack(xs), torch.stack(epss), torch.stack(x0s), alpha_bar, label, stopped)
+    extras = {key: torch.stack(kept + [torch.zeros_like(x_in).half()]) if len(kept) == len(ts) - 1 else None
+              for key, kept in extras.items()}
+    return Trajectory(ts, torch.stack(xs), torch.stack(epss), torch.stack(x0s), alpha_bar, label, stopped, **extras)
 
 
 @torch.no_grad()
