@@ -14,7 +14,7 @@ import argparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from pages import forward, home, reverse  # noqa: E402
+from pages import forward, guidance, home, reverse  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
 PAGES = [
@@ -26,6 +26,10 @@ PAGES = [
          teaches="A trained denoiser pulls Fashion-MNIST items or 2D clouds out of pure noise. Step through every "
                  "recorded step (x_t, the predicted noise ε̂, the predicted x̂₀), compare DDPM-1000 with DDIM-5…100 "
                  "and linear- with cosine-trained models, with measured quality, and train your own."),
+    dict(route="/guidance", title="Guidance", module=guidance, family="diffusion (CFG, classifier guidance)",
+         teaches="Classifier-free guidance and classifier guidance side by side: rows are scales, columns are seeds "
+                 "sharing x_T. The fidelity / diversity trade-off is measured from the samples, negative scales push "
+                 "away from a class, and 2D densities show samples pulled toward the class's mode."),
 ]
 
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])

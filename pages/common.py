@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import queue
+import threading
 
 import gradio as gr
 
@@ -52,3 +54,34 @@ def about(title: str, body: str, equation: str, citation: str) -> gr.Markdown:
     return gr.Markdown(f"# {title}\n\n{body}\n\n**Key equation.** {equation}\n\n<small>{citation}</small>",
                        latex_delimiters=[{"left": "$$", "right": "$$", "display": True},
                                          {"left": "$", "right": "$", "display": False}])
+
+
+def in_thread(work, on_update, stop: threading.Event | None = None):
+    """Run work(push, should_stop) in a thread; yield (False, on_update(item)) for what it pushes as it
+    comes, then (True, work's result). Setting `stop`, or
+    closing the generator (Gradio's cancel), makes the work end at its next step."""
+    updates, stop, result = queue.Queue(), stop or threading.Event(), {}
+
+    def target():
+        try:
+            result["value"] = work(updates.put, stop.is_set)
+        except Exception as err:  # noqa: BLE001 - handed to the caller below
+            result["error"] = err
+        updates.put(None)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = updates.get()
+            if item is None:
+                break
+            update = on_update(item)
+            if update is not None:
+                yield False, update
+    finally:
+        stop.set()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    yield True, result["value"]

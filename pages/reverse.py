@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import queue
 import tempfile
 import threading
 import time
@@ -22,7 +21,7 @@ from playground.metrics import class_fidelity, features_and_probs, sliced_wasser
 from playground.nn import MLPConfig, UNetConfig
 from playground.train import train
 
-from .common import about, check_choice, check_int, user_errors
+from .common import about, check_choice, check_int, in_thread, user_errors
 
 MAX_SEED = 2**31 - 1
 MAX_IMAGES, MAX_POINTS = 64, 2000
@@ -98,37 +97,6 @@ def _x_T(entry, n, seed):
     return torch.randn(shape, generator=torch.Generator().manual_seed(seed)), seed
 
 
-def _in_thread(work, on_update, stop: threading.Event | None = None):
-    """Run work(push, should_stop) in a thread; yield (False, on_update(item)) for what it pushes as it
-    comes, then (True, work's result). Setting `stop`, or
-    closing the generator (Gradio's cancel), makes the work end at its next step."""
-    updates, stop, result = queue.Queue(), stop or threading.Event(), {}
-
-    def target():
-        try:
-            result["value"] = work(updates.put, stop.is_set)
-        except Exception as err:  # noqa: BLE001 - handed to the caller below
-            result["error"] = err
-        updates.put(None)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = updates.get()
-            if item is None:
-                break
-            update = on_update(item)
-            if update is not None:
-                yield False, update
-    finally:
-        stop.set()
-    thread.join()
-    if "error" in result:
-        raise result["error"]
-    yield True, result["value"]
-
-
 def _grid(x: torch.Tensor) -> np.ndarray:
     n = x.shape[0]
     nrow = int(np.ceil(np.sqrt(n)))
@@ -157,7 +125,7 @@ def generate(model_name, seed, sampler, steps, eta, n, label):
             return None, viz.points_frame(step.x_t.numpy(), title=f"step {i} of {total}"), text, None
         return _grid(step.x_t.clamp(-1, 1)), None, text, None
 
-    for done, update in _in_thread(work, show):
+    for done, update in in_thread(work, show):
         if done:
             trajectory = update
             run_id = uuid.uuid4().hex
@@ -417,7 +385,7 @@ def train_live(dataset, schedule, steps, batch, lr, seed, my_models, request: gr
 
 
 def _train_updates(work, show, stop, dataset, schedule, spec, my_models):
-    for done, update in _in_thread(work, show, stop):
+    for done, update in in_thread(work, show, stop):
         if not done:
             yield update
             continue

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 from einops import rearrange
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
@@ -177,4 +177,113 @@ def scatter_row(clouds: dict[str, np.ndarray], limit: float = 1.5) -> go.Figure:
         fig.update_xaxes(range=[-limit, limit], showticklabels=False, row=1, col=c)
         fig.update_yaxes(range=[-limit, limit], showticklabels=False, row=1, col=c)
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
+    return fig
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)  # Pillow's bundled font: nothing is fetched
+
+
+def labelled_grid(x: torch.Tensor, nrow: int, row_labels: list[str], title: str = "", col_labels: list[str] | None = None,
+                  scale: int = 3, pad: int = 2) -> np.ndarray:
+    """An image grid with a label left of each row and above each column, and a title: (H, W, 3) uint8."""
+    grid = image_grid(x, nrow=nrow, pad=pad, scale=scale)
+    font, small = _font(15), _font(12)
+    left = 12 + max((int(font.getlength(s)) for s in row_labels), default=0)
+    top = (26 if title else 4) + (18 if col_labels else 0)
+    canvas = Image.new("RGB", (grid.shape[1] + left + 4, grid.shape[0] + top + 4), "white")
+    canvas.paste(Image.fromarray(grid), (left, top))
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((left, 4), title, fill="black", font=font)
+    cell = x.shape[-1] * scale + pad
+    for r, text in enumerate(row_labels):
+        draw.text((4, top + pad + r * cell + cell // 2 - 8), text, fill="black", font=font)
+    for c, text in enumerate(col_labels or []):
+        draw.text((left + pad + c * cell + 2, top - 16), text, fill="#555555", font=small)
+    return np.asarray(canvas)
+
+
+def labelled_strip(images: dict[str, np.ndarray], pad: int = 8) -> np.ndarray:
+    """(H, W, 3) uint8 images side by side, each with its caption above: one (H', W', 3) uint8 picture."""
+    font = _font(13)
+    h = max(im.shape[0] for im in images.values())
+    widths = [max(im.shape[1], int(font.getlength(caption)) + 4) for caption, im in images.items()]
+    canvas = Image.new("RGB", (sum(widths) + pad * (len(images) + 1), h + 24), "white")
+    draw, left = ImageDraw.Draw(canvas), pad
+    for (caption, im), w in zip(images.items(), widths):
+        draw.text((left, 2), caption, fill="black", font=font)
+        canvas.paste(Image.fromarray(im), (left, 20))
+        left += w + pad
+    return np.asarray(canvas)
+
+
+def side_by_side(images: list[np.ndarray], gap: int = 16) -> np.ndarray:
+    """(H, W, 3) uint8 pictures next to each other, top-aligned, on white."""
+    h = max(im.shape[0] for im in images)
+    canvas = Image.new("RGB", (sum(im.shape[1] for im in images) + gap * (len(images) - 1), h), "white")
+    left = 0
+    for im in images:
+        canvas.paste(Image.fromarray(im), (left, 0))
+        left += im.shape[1] + gap
+    return np.asarray(canvas)
+
+
+def guided_points_figure(panels: dict[str, dict[str, np.ndarray]], real: np.ndarray, real_class: np.ndarray,
+                         ncols: int, limit: float = 1.3) -> go.Figure:
+    """2D guidance panels (one per method × scale). Each panel dict: "paths" (F, K, 2) the paths of K seeds,
+    and/or "density" (N, 2) samples drawn as a 2D histogram. Grey: all real data; outlined: the requested class."""
+    names = list(panels)
+    rows = int(np.ceil(len(names) / ncols))
+    fig = make_subplots(rows=rows, cols=ncols, subplot_titles=names, horizontal_spacing=0.02, vertical_spacing=0.08)
+    for i, name in enumerate(names):
+        r, c = divmod(i, ncols)
+        r, c = r + 1, c + 1
+        panel = panels[name]
+        fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", marker=dict(size=2, color="#d0d0d0"),
+                                   name="real data (all classes)", showlegend=i == 0, hoverinfo="skip"), row=r, col=c)
+        if "density" in panel:
+            fig.add_trace(go.Histogram2d(x=panel["density"][:, 0], y=panel["density"][:, 1], colorscale="Blues",
+                                         xbins=dict(start=-limit, end=limit, size=2 * limit / 50),
+                                         ybins=dict(start=-limit, end=limit, size=2 * limit / 50),
+                                         zmin=0.5, showscale=False, hovertemplate="%{z} samples<extra></extra>"),
+                          row=r, col=c)
+        fig.add_trace(go.Scattergl(x=real_class[:, 0], y=real_class[:, 1], mode="markers",
+                                   marker=dict(size=3, color="rgba(0,0,0,0)", line=dict(width=0.6, color="#2ca02c")),
+                                   name="real data of the requested class", showlegend=i == 0, hoverinfo="skip"),
+                      row=r, col=c)
+        if "paths" in panel:
+            paths = panel["paths"]
+            for k in range(paths.shape[1]):
+                colour = PALETTE[k % len(PALETTE)]
+                fig.add_trace(go.Scatter(x=paths[:, k, 0], y=paths[:, k, 1], mode="lines", line=dict(color=colour, width=1),
+                                         opacity=0.5, showlegend=False, hoverinfo="skip"), row=r, col=c)
+                fig.add_trace(go.Scatter(x=paths[-1:, k, 0], y=paths[-1:, k, 1], mode="markers",
+                                         marker=dict(size=9, color=colour, line=dict(width=1, color="black")),
+                                         name=f"seed column {k + 1}", showlegend=i == 0,
+                                         hovertemplate="(%{x:.2f}, %{y:.2f})<extra></extra>"), row=r, col=c)
+        fig.update_xaxes(range=[-limit, limit], showticklabels=False, row=r, col=c)
+        fig.update_yaxes(range=[-limit, limit], showticklabels=False, scaleanchor=f"x{i + 1 if i else ''}",
+                         row=r, col=c)
+    fig.update_layout(height=260 * rows + 80, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.02))
+    return fig
+
+
+def tradeoff_figure(scales: list[float], curves: dict[str, dict[str, list[float]]], reference: dict[str, float],
+                    panels: dict[str, str]) -> go.Figure:
+    """One panel per figure of merit (panels: key -> title), a line per method over the scale, and a dashed
+    line for the same figure measured on real data."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels.values()), horizontal_spacing=0.08)
+    for c, key in enumerate(panels, start=1):
+        for k, (method, rows) in enumerate(curves.items()):
+            fig.add_trace(go.Scatter(x=scales, y=rows[key], mode="lines+markers", name=method, showlegend=c == 1,
+                                     line=dict(color=PALETTE[k])), row=1, col=c)
+        if key in reference:
+            fig.add_hline(y=reference[key], line=dict(color="#7f7f7f", dash="dash"), row=1, col=c)
+        fig.update_xaxes(title_text="scale (CFG: w · classifier: s)", row=1, col=c)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color="#7f7f7f", dash="dash"),
+                             name="real images / points of the class, same n"))
+    fig.update_layout(height=360, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.25))
     return fig
