@@ -198,7 +198,7 @@ def show_cell(grid_id, method, row, col, frame):
         paths = tr.x_t[: k + 1, i:i + 1].float().numpy()
         figure = viz.points_frame(tr.x_t[k, i:i + 1].float().numpy(), tr.x0[k, i:i + 1].float().numpy(), trails=paths,
                                   reference=data.load(grid["dataset"], "test", n=1000).x.numpy(),
-                                  title=f"cell {name} = {w:g}, seed {grid['seeds'][col]}: frame {k}", limit=1.5)
+                                  title=f"cell {name} = {w:g}, seed {grid['seeds'][col]}: frame {k}", limit=2.5)
         return gr.update(visible=False), gr.update(value=figure, visible=True), info
     zero = torch.zeros_like(tr.x_t[k, i])
     parts = {"x_t": tr.x_t[k, i].clamp(-1, 1), "x̂₀ (predicted)": tr.x0[k, i]}
@@ -275,14 +275,14 @@ def measure(dataset, label, scales_text, n, seed, sampler, steps):
         train_set = data.load(dataset, "train", n=8192)
         test_set = data.load(dataset, "test", n=8192)
         rows = {m: guidance.point_tradeoff(samples[m], label, train_set, test_set) for m in METHOD_ORDER}
-        distance = ("sliced_wasserstein", "sliced Wasserstein to the class's real points (lower: closer)")
+        distance = ("sliced_wasserstein", "sliced Wasserstein to the class (lower: closer)")
     else:
         train_set, test_set = data.load("fashion", "train"), data.load("fashion", "test")
         real_class = train_set.x[train_set.y == label][:2000]
         held_out = test_set.x[test_set.y == label]
         rows = {m: guidance.image_tradeoff(samples[m], label, _metric_classifier(), real_class, held_out)
                 for m in METHOD_ORDER}
-        distance = ("frechet_distance", "Fréchet distance to the class's real images (lower: closer)")
+        distance = ("frechet_distance", "Fréchet distance to the class (lower: closer)")
     panels = {"accuracy": "accuracy on the requested class", "diversity": "diversity (mean pairwise distance)",
               distance[0]: distance[1]}
     curves = {guidance.METHODS[m]: rows[m] for m in METHOD_ORDER}
@@ -409,12 +409,13 @@ def build(page: gr.Blocks) -> None:
     # ---- events ----
     def on_dataset(d):
         is_2d = _setup(check_choice(d, "dataset", available_datasets()))["is_2d"]
-        return (_on_dataset(d), gr.update(visible=is_2d), gr.update(visible=is_2d), gr.update(visible=not is_2d),
-                gr.update(visible=not is_2d), gr.update(value=16 if is_2d else 4, maximum=guidance.MAX_SEEDS),
-                gr.update(value=400 if is_2d else 48))
+        images = gr.update(visible=not is_2d)
+        return (_on_dataset(d), gr.update(visible=is_2d), gr.update(visible=is_2d), images, images, images, images,
+                gr.update(value=8 if is_2d else 4), gr.update(value=200 if is_2d else 48))
 
-    dataset.change(on_dataset, dataset, [label, points, densities, cfg_image, cg_image, n_seeds, n],
-                   api_visibility="private")
+    modality = [label, points, densities, cfg_image, cg_image, png_button, png_file, n_seeds, n]
+    dataset.change(on_dataset, dataset, modality, api_visibility="private")
+    page.load(on_dataset, dataset, modality, api_visibility="private")
     negative.click(lambda: "-4, -2, 0, 1, 2", None, scales, api_visibility="private")
     positive.click(lambda: "0, 1, 2, 4, 8", None, scales, api_visibility="private")
     scales.blur(lambda text: convention(parse_scales(text)), scales, conv, api_visibility="private")

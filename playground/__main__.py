@@ -73,7 +73,7 @@ def cmd_train(args) -> int:
 def cmd_sample(args) -> int:
     from . import checkpoints, viz
     from .diffusion import make_schedule
-    from .diffusion.samplers import ClassifierFree, sample
+    from .diffusion.samplers import ClassifierFree, ClassifierGuidance, sample
 
     model, spec, card = checkpoints.load(args.name)
     if card["family"] != "ddpm":
@@ -81,7 +81,19 @@ def cmd_sample(args) -> int:
     g = torch.Generator().manual_seed(args.seed)
     shape = (args.n, 2) if spec.network == "mlp" else (args.n, spec.unet.in_channels, spec.unet.image_size, spec.unet.image_size)
     y = None if args.label is None else args.label
-    guidance = ClassifierFree(args.guidance) if args.guidance is not None else None
+    if args.classifier is not None and args.guidance is None:
+        raise ValueError("--classifier needs --guidance S, the classifier guidance scale")
+    if args.guidance is not None and args.label is None:
+        raise ValueError("guidance needs a class: give --label K")
+    if args.classifier is not None:  # classifier guidance of the unconditional (null-class) model
+        classifier, cspec, ccard = checkpoints.load(args.classifier)
+        if ccard["family"] != "noisy-classifier":
+            raise ValueError(f"{args.classifier} is a {ccard['family']}, not a noise-aware classifier")
+        if (cspec.schedule, cspec.num_steps) != (spec.schedule, spec.num_steps):
+            raise ValueError(f"{args.classifier} was trained with another schedule than {args.name}")
+        guidance = ClassifierGuidance(classifier, args.guidance)
+    else:
+        guidance = ClassifierFree(args.guidance) if args.guidance is not None else None
     x = sample(model, make_schedule(spec.schedule, spec.num_steps), torch.randn(shape, generator=g), args.sampler,
                args.steps if args.sampler == "ddim" else None, eta=args.eta, y=y, guidance=guidance, generator=g)
     out = Path(args.out)
@@ -124,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     smp.add_argument("--steps", type=int, default=50)
     smp.add_argument("--eta", type=float, default=0.0)
     smp.add_argument("--label", type=int)
-    smp.add_argument("--guidance", type=float)
+    smp.add_argument("--guidance", type=float, help="guidance scale: CFG's w (1 = plain conditional), or s with --classifier")
+    smp.add_argument("--classifier", help="a noisy-classifier checkpoint: use classifier guidance instead of CFG")
     smp.add_argument("--seed", type=int, default=0)
     smp.set_defaults(run=cmd_sample)
     commands.add_parser("bench", help="print speed figures measured on this machine").set_defaults(run=cmd_bench)

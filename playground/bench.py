@@ -88,6 +88,30 @@ def sampling_figures() -> dict[str, float]:
     }
 
 
+def guidance_figures() -> dict[str, float]:
+    """A 5 scales × 4 seeds grid with DDIM-50 on Fashion, each method, and what batching cond + uncond saves."""
+    from . import guidance
+    from .diffusion.samplers import ClassifierFree
+    from .recipes import recipe
+
+    spec = recipe("ddpm-fashion-cosine").spec
+    model = spec.build().eval()  # timing does not depend on the weights
+    classifier = recipe("noisy-classifier-fashion").spec.build().eval()
+    schedule = make_schedule(spec.schedule, spec.num_steps)
+    scales, seeds = [0, 1, 2, 4, 8], [0, 1, 2, 3]
+    figures = {}
+    for method in ("cfg", "classifier"):
+        figures[f"guidance grid 5 scales x 4 seeds, DDIM-50, {method} (s)"] = _best_ms(
+            lambda: guidance.grid(model, schedule, (1, 28, 28), 7, scales, seeds, method, classifier), repeat=2) / 1000
+    x, t, y = torch.randn(20, 1, 28, 28), torch.full((20,), 500), torch.full((20,), 7)
+    cfg = ClassifierFree(torch.tensor([float(w) for w in scales]).repeat_interleave(4))
+    with torch.no_grad():
+        batched = _best_ms(lambda: cfg(model, x, t, y, schedule), repeat=10)
+        separate = _best_ms(lambda: (model(x, t, y), model(x, t, None)), repeat=10)
+    figures["CFG on 20 images: two separate passes / one batched pass"] = separate / batched
+    return figures
+
+
 def training_figures(steps: int = 30) -> dict[str, float]:
     """Training steps per second of each kind of shipped recipe, at its own batch size (after 5 warm-up steps)."""
     from .recipes import RECIPES
@@ -108,6 +132,6 @@ def training_figures(steps: int = 30) -> dict[str, float]:
 
 def run() -> None:
     print(f"machine: {machine()}")
-    for group in (forward_figures, sampling_figures, training_figures):
+    for group in (forward_figures, sampling_figures, guidance_figures, training_figures):
         for name, value in group().items():
             print(f"{name:62s} {value:10.2f}", flush=True)

@@ -242,16 +242,18 @@ def guided_points_figure(panels: dict[str, dict[str, np.ndarray]], real: np.ndar
         panel = panels[name]
         fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", marker=dict(size=2, color="#d0d0d0"),
                                    name="real data (all classes)", showlegend=i == 0, hoverinfo="skip"), row=r, col=c)
-        if "density" in panel:
-            fig.add_trace(go.Histogram2d(x=panel["density"][:, 0], y=panel["density"][:, 1], colorscale="Blues",
-                                         xbins=dict(start=-limit, end=limit, size=2 * limit / 50),
-                                         ybins=dict(start=-limit, end=limit, size=2 * limit / 50),
-                                         zmin=0.5, showscale=False, hovertemplate="%{z} samples<extra></extra>"),
-                          row=r, col=c)
         fig.add_trace(go.Scattergl(x=real_class[:, 0], y=real_class[:, 1], mode="markers",
-                                   marker=dict(size=3, color="rgba(0,0,0,0)", line=dict(width=0.6, color="#2ca02c")),
+                                   marker=dict(size=3, color="#a1d99b"),
                                    name="real data of the requested class", showlegend=i == 0, hoverinfo="skip"),
                       row=r, col=c)
+        if "density" in panel:  # empty bins transparent, so the real data stays visible underneath
+            fig.add_trace(go.Histogram2d(x=panel["density"][:, 0], y=panel["density"][:, 1], zmin=0,
+                                         colorscale=[[0, "rgba(255,255,255,0)"], [1e-6, "rgba(107,174,214,0.75)"],
+                                                     [1, "rgb(8,48,107)"]],
+                                         xbins=dict(start=-limit, end=limit, size=2 * limit / 40),
+                                         ybins=dict(start=-limit, end=limit, size=2 * limit / 40),
+                                         showscale=False, hovertemplate="%{z} samples<extra></extra>",
+                                         name="samples (density)"), row=r, col=c)
         if "paths" in panel:
             paths = panel["paths"]
             for k in range(paths.shape[1]):

@@ -98,7 +98,7 @@ def test_unknown_family_raises(tmp_path):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_checkpoint(name):
     model, spec, card = checkpoints.load(name)
-    assert card["name"] == name and card["family"] in ("ddpm", "classifier")
+    assert card["name"] == name and card["family"] in ("ddpm", "classifier", "noisy-classifier")
     for key in ("command", "steps_trained", "wall_time_s", "final_loss", "metrics", "dataset"):
         assert key in card, key
     assert card["command"].startswith(f"python -m playground train {name}")
@@ -109,6 +109,10 @@ def test_shipped_checkpoint(name):
         with torch.no_grad():
             logits = model(x)
         assert logits.shape == (2, spec.num_classes) and torch.isfinite(logits).all()
+        return
+    if card["family"] == "noisy-classifier":
+        m = card["metrics"]  # accuracy on held-out data falls from clean to pure noise, where it is chance
+        assert m["test_accuracy_t0"] > 0.8 and abs(m["test_accuracy_t999"] - m["chance"]) < 0.05
         return
     if spec.network == "mlp":
         shape = (4, 2)
@@ -209,3 +213,18 @@ def test_cli_list_prints_every_shipped_name(capsys):
         assert name in out
     if not names:
         assert "No shipped models yet" in out
+
+
+@pytest.mark.skipif("ddpm-ring8-cond" not in SHIPPED or "noisy-classifier-ring8" not in SHIPPED,
+                    reason="the ring8 guidance models are not shipped")
+def test_cli_sample_with_both_kinds_of_guidance(tmp_path, capsys):
+    centre = np.array([0.0, 0.75])  # ring8 class 2 sits at 90°
+    for extra in (["--guidance", "3"], ["--guidance", "3", "--classifier", "noisy-classifier-ring8"]):
+        out = tmp_path / "x.npy"
+        assert main(["sample", "ddpm-ring8-cond", "--n", "64", "--out", str(out), "--steps", "20", "--label", "2", *extra]) == 0
+        x = np.load(out)
+        assert np.mean(np.linalg.norm(x - centre, axis=1) < 0.3) > 0.8, extra  # pulled to the class's mode
+    assert main(["sample", "ddpm-ring8-cond", "--n", "4", "--out", str(tmp_path / "z.npy"), "--label", "2",
+                 "--classifier", "noisy-classifier-ring8"]) != 0  # --classifier without a scale is refused
+    assert main(["sample", "ddpm-ring8-cond", "--n", "4", "--out", str(tmp_path / "z.npy"), "--guidance", "2"]) != 0
+    assert not (tmp_path / "z.npy").exists()
