@@ -188,12 +188,16 @@ def show_cell(grid_id, method, row, col, frame):
     else:
         eps, a = tr.eps[k, i].float(), tr.eps_uncond[k, i].float()
         b = tr.eps_cond[k, i].float() if method == "cfg" else eps
+        def rms(v):  # root mean square per pixel / coordinate: about 1 for unit Gaussian noise
+            return float(v.pow(2).mean().sqrt())
+
         info = (f"**Frame {k} of {len(tr) - 1}**, {tr.sampler}, t = {t + 1} (ᾱ_t = {tr.alpha_bar[k]:.4f}), cell "
-                f"{name} = {w:g}, seed {grid['seeds'][col]}. ‖ε_uncond‖ = {a.norm():.2f}, "
-                + (f"‖ε_cond − ε_uncond‖ = {(b - a).norm():.3f}: the class direction, which w multiplies; "
+                f"{name} = {w:g}, seed {grid['seeds'][col]}. Root mean square per value (about 1 for pure noise): "
+                f"ε_uncond {rms(a):.3f}; "
+                + (f"ε_cond − ε_uncond {rms(b - a):.3f} (the class direction, which w multiplies); "
                    if method == "cfg" else
-                   f"‖ε̂ − ε_uncond‖ = {(eps - a).norm():.3f}: the classifier's push s √(1 − ᾱ_t) ‖∇ log p‖; ")
-                + f"‖guided ε − ε_uncond‖ = {(eps - a).norm():.3f}.")
+                   f"ε̂ − ε_uncond {rms(eps - a):.3f} (the classifier's push s √(1 − ᾱ_t) ∇ log p); ")
+                + f"guided ε − ε_uncond {rms(eps - a):.3f}.")
     if setup["is_2d"]:
         paths = tr.x_t[: k + 1, i:i + 1].float().numpy()
         figure = viz.points_frame(tr.x_t[k, i:i + 1].float().numpy(), tr.x0[k, i:i + 1].float().numpy(), trails=paths,
@@ -367,9 +371,9 @@ def build(page: gr.Blocks) -> None:
             progress = gr.Markdown(elem_id="guidance-progress")
             with gr.Row():
                 cfg_image = gr.Image(label="Classifier-free guidance (rows: w)", format="png", interactive=False,
-                                     elem_id="guidance-cfg")
+                                     elem_id="guidance-cfg", show_label=False)  # the picture carries its title
                 cg_image = gr.Image(label="Classifier guidance (rows: s)", format="png", interactive=False,
-                                    elem_id="guidance-cg")
+                                    elem_id="guidance-cg", show_label=False)
             points = gr.Plot(label="2D: the paths of the seeds' points in every cell (top: CFG, bottom: classifier)",
                              visible=False)
             with gr.Row():
@@ -388,15 +392,17 @@ def build(page: gr.Blocks) -> None:
                 prev_button = gr.Button("◀ Prev", scale=1, min_width=80)
                 next_button = gr.Button("Next ▶", scale=1, min_width=80, elem_id="guidance-next")
             cell_info = gr.Markdown()
-            cell_strip = gr.Image(label="x_t, x̂₀ and both ε predictions (ε shown /3 so ±3σ fills the grey range; "
-                                        "differences ×3)", format="png", interactive=False, elem_id="guidance-cell")
+            gr.Markdown("<small>Each picture is captioned. ε is shown divided by 3, so ±3σ fills the grey range; "
+                        "differences of ε are multiplied by 3 to be visible.</small>")
+            cell_strip = gr.Image(label="x_t, x̂₀ and both ε predictions", format="png", interactive=False,
+                                  elem_id="guidance-cell", show_label=False, height=170)
             cell_plot = gr.Plot(label="2D: this cell's point, its x̂₀ and its path", visible=False)
 
         with gr.Tab("Trade-off, measured", id="tradeoff"):
             gr.Markdown("Many samples of the class at every scale, for both methods, then measured. The curves are "
                         "computed from these samples now; nothing is looked up.")
             with gr.Row():
-                n = gr.Slider(4, MAX_PER_SCALE, value=48, step=1, label="Samples per scale and method")
+                n = gr.Slider(4, MAX_PER_SCALE, value=32, step=1, label="Samples per scale and method")
                 seed = gr.Number(0, precision=0, minimum=0, label="Seed")
                 measure_button = gr.Button("Measure", variant="primary", elem_id="guidance-measure")
                 measure_stop = gr.Button("Stop")
@@ -411,7 +417,7 @@ def build(page: gr.Blocks) -> None:
         is_2d = _setup(check_choice(d, "dataset", available_datasets()))["is_2d"]
         images = gr.update(visible=not is_2d)
         return (_on_dataset(d), gr.update(visible=is_2d), gr.update(visible=is_2d), images, images, images, images,
-                gr.update(value=8 if is_2d else 4), gr.update(value=200 if is_2d else 48))
+                gr.update(value=8 if is_2d else 4), gr.update(value=200 if is_2d else 32))
 
     modality = [label, points, densities, cfg_image, cg_image, png_button, png_file, n_seeds, n]
     dataset.change(on_dataset, dataset, modality, api_visibility="private")

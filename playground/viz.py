@@ -181,7 +181,12 @@ def scatter_row(clouds: dict[str, np.ndarray], limit: float = 1.5) -> go.Figure:
 
 
 def _font(size: int) -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)  # Pillow's bundled font: nothing is fetched
+    """DejaVu Sans from matplotlib's own files (it has ε, ₀, ‖…); nothing is fetched."""
+    from matplotlib import font_manager
+    try:
+        return ImageFont.truetype(font_manager.findfont("DejaVu Sans", fallback_to_default=True), size)
+    except OSError:
+        return ImageFont.load_default(size=size)
 
 
 def labelled_grid(x: torch.Tensor, nrow: int, row_labels: list[str], title: str = "", col_labels: list[str] | None = None,

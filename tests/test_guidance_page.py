@@ -41,7 +41,7 @@ def test_cell_step_through_reads_the_recording(toy_grid):
     rows, cols, frame = page_guidance._cell_choices(grid_id)
     assert [c[1] for c in rows["choices"]] == [0, 1, 2] and frame["maximum"] == 10
     _, plot, info = page_guidance.show_cell(grid_id, "cfg", 2, 1, 3)
-    assert "Frame 3 of 10" in info and "w = 3" in info and "‖ε_cond − ε_uncond‖" in info
+    assert "Frame 3 of 10" in info and "w = 3" in info and "ε_cond − ε_uncond" in info
     _, plot, info = page_guidance.show_cell(grid_id, "classifier", 0, 0, 10)
     assert "Finished sample" in info and "s = 0" in info
     assert page_guidance._step(grid_id, "cfg", 10, 1) == 10 and page_guidance._step(grid_id, "cfg", 0, -1) == 0
