@@ -10,6 +10,8 @@ import threading
 
 import gradio as gr
 
+from playground import checkpoints, data
+
 
 def check_int(value, name: str, lo: int, hi: int) -> int:
     """An integer in [lo, hi] (a whole float such as 3.0 counts, as sliders send floats)."""
@@ -85,3 +87,17 @@ def in_thread(work, on_update, stop: threading.Event | None = None):
     if "error" in result:
         raise result["error"]
     yield True, result["value"]
+
+
+@functools.lru_cache(maxsize=1)
+def metric_classifier():
+    """The shipped Fashion-MNIST metric classifier (feature net), or None if it is not shipped."""
+    if "classifier-fashion" not in checkpoints.available():
+        return None
+    return checkpoints.load("classifier-fashion")[0]
+
+
+@functools.lru_cache(maxsize=16)
+def real_data(name: str, split: str, n: int | None = None) -> data.Dataset:
+    """A dataset the pages show or measure against, loaded once per process (seed 0)."""
+    return data.load(name, split, n=n)

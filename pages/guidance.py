@@ -16,7 +16,7 @@ from PIL import Image
 from playground import checkpoints, data, guidance, viz
 from playground.diffusion import make_schedule
 
-from .common import about, check_choice, check_int, in_thread, user_errors
+from .common import about, check_choice, check_int, in_thread, metric_classifier, real_data, user_errors
 
 MAX_SEED = 2**31 - 1
 MAX_PER_SCALE = 200  # samples per scale when measuring
@@ -142,7 +142,7 @@ def build_grids(dataset, label, scales_text, n_seeds, first_seed, sampler, steps
     if setup["is_2d"]:
         panels = {**_points_panels(results["cfg"], scales, seeds, "cfg"),
                   **_points_panels(results["classifier"], scales, seeds, "classifier")}
-        real = data.load(dataset, "test", n=2000)
+        real = real_data(dataset, "test", 2000)
         figure = viz.guided_points_figure(panels, real.x.numpy(), real.x[real.y == label].numpy(), ncols=len(scales))
     text = (f"Done: {len(scales)} scales × {len(seeds)} seeds × 2 methods with {GRIDS[grid_id]['sampler']} in "
             f"{GRIDS[grid_id]['seconds']:.1f} s. Every cell of a column starts from the same x_T (seed {seeds[0]} is "
@@ -201,7 +201,7 @@ def show_cell(grid_id, method, row, col, frame):
     if setup["is_2d"]:
         paths = tr.x_t[: k + 1, i:i + 1].float().numpy()
         figure = viz.points_frame(tr.x_t[k, i:i + 1].float().numpy(), tr.x0[k, i:i + 1].float().numpy(), trails=paths,
-                                  reference=data.load(grid["dataset"], "test", n=1000).x.numpy(),
+                                  reference=real_data(grid["dataset"], "test", 2000).x[:1000].numpy(),
                                   title=f"cell {name} = {w:g}, seed {grid['seeds'][col]}: frame {k}", limit=2.5)
         return gr.update(visible=False), gr.update(value=figure, visible=True), info
     zero = torch.zeros_like(tr.x_t[k, i])
@@ -240,18 +240,13 @@ def export_png(grid_id):
 
 # ---- the measured trade-off ---------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=1)
-def _metric_classifier():
-    return checkpoints.load("classifier-fashion")[0]
-
-
 @user_errors
 def measure(dataset, label, scales_text, n, seed, sampler, steps):
     """n samples per scale and method; yields (curves, 2D densities, table, progress) while it runs."""
     setup, label, scales, steps = _check_common(dataset, label, scales_text, sampler, steps)
     n = check_int(n, "samples per scale", 4, MAX_PER_SCALE)
     seed = check_int(seed, "seed", 0, MAX_SEED)
-    if not setup["is_2d"] and "classifier-fashion" not in checkpoints.available():
+    if not setup["is_2d"] and metric_classifier() is None:
         raise gr.Error("The metric classifier (classifier-fashion) is not shipped: run `python -m playground train classifier-fashion`.")
     began = time.perf_counter()
     samples = {}
@@ -276,15 +271,14 @@ def measure(dataset, label, scales_text, n, seed, sampler, steps):
                 yield update
     yield gr.update(), gr.update(), gr.update(), f"Sampled in {time.perf_counter() - began:.1f} s; measuring…"
     if setup["is_2d"]:
-        train_set = data.load(dataset, "train", n=8192)
-        test_set = data.load(dataset, "test", n=8192)
+        train_set, test_set = real_data(dataset, "train", 8192), real_data(dataset, "test", 8192)
         rows = {m: guidance.point_tradeoff(samples[m], label, train_set, test_set) for m in METHOD_ORDER}
         distance = ("sliced_wasserstein", "sliced Wasserstein to the class (lower: closer)")
     else:
-        train_set, test_set = data.load("fashion", "train"), data.load("fashion", "test")
+        train_set, test_set = real_data("fashion", "train"), real_data("fashion", "test")
         real_class = train_set.x[train_set.y == label][:2000]
         held_out = test_set.x[test_set.y == label]
-        rows = {m: guidance.image_tradeoff(samples[m], label, _metric_classifier(), real_class, held_out)
+        rows = {m: guidance.image_tradeoff(samples[m], label, metric_classifier(), real_class, held_out)
                 for m in METHOD_ORDER}
         distance = ("frechet_distance", "Fréchet distance to the class (lower: closer)")
     panels = {"accuracy": "accuracy on the requested class", "diversity": "diversity (mean pairwise distance)",
@@ -295,7 +289,7 @@ def measure(dataset, label, scales_text, n, seed, sampler, steps):
     if setup["is_2d"]:
         panels_2d = {f"{'CFG w' if m == 'cfg' else 'classifier s'} = {w:g}": {"density": samples[m][r].numpy()}
                      for m in METHOD_ORDER for r, w in enumerate(scales)}
-        real = data.load(dataset, "test", n=2000)
+        real = real_data(dataset, "test", 2000)
         densities = viz.guided_points_figure(panels_2d, real.x.numpy(), real.x[real.y == label].numpy(), ncols=len(scales))
     header = f"| method | scale | accuracy | confidence | diversity | {distance[0].replace('_', ' ')} |\n|---|---|---|---|---|---|"
     lines = [header]

@@ -21,7 +21,7 @@ from playground.metrics import class_fidelity, features_and_probs, sliced_wasser
 from playground.nn import MLPConfig, UNetConfig
 from playground.train import train
 
-from .common import about, check_choice, check_int, in_thread, user_errors
+from .common import about, check_choice, check_int, in_thread, metric_classifier, user_errors
 
 MAX_SEED = 2**31 - 1
 MAX_IMAGES, MAX_POINTS = 64, 2000
@@ -56,13 +56,6 @@ def get_model(name) -> dict:
     valid = [value for _, value in shipped_choices()]
     check_choice(name, "model", valid)
     return _shipped(name)
-
-
-@functools.lru_cache(maxsize=2)
-def _classifier():
-    if "classifier-fashion" not in checkpoints.available():
-        return None
-    return checkpoints.load("classifier-fashion")[0]
 
 
 def _class_names(entry) -> list[str]:
@@ -232,7 +225,7 @@ def _measure(entry, samples: torch.Tensor, labels: torch.Tensor | None) -> dict:
     if _is_2d(entry):
         fresh = data.load_toy2d(entry["dataset"], "test", n=len(samples), seed=1).x
         return {"sliced Wasserstein to fresh data": sliced_wasserstein(samples, fresh)}
-    classifier = _classifier()
+    classifier = metric_classifier()
     if classifier is None or labels is None:
         return {}
     _, probs = features_and_probs(classifier, samples.float())
@@ -289,7 +282,7 @@ def compare_samplers(model_name, seed, n, eta, label, progress=gr.Progress()):
 def _measure_names(entry) -> list[str]:
     if _is_2d(entry):
         return ["sliced Wasserstein to fresh data (lower is better)"]
-    return ["classifier accuracy on the requested class", "mean confidence"] if _classifier() is not None else []
+    return ["classifier accuracy on the requested class", "mean confidence"] if metric_classifier() is not None else []
 
 
 def _measure_note(entry) -> str:
