@@ -14,10 +14,14 @@ import argparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from pages import forward, guidance, home, reverse  # noqa: E402
+from pages import autoencoders, forward, guidance, home, reverse  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
 PAGES = [
+    dict(route="/autoencoders", title="Autoencoders", module=autoencoders, family="autoencoders (AE, DAE, VAE)",
+         teaches="Squeeze Fashion-MNIST through a 16-D or 2-D bottleneck: reconstructions with error maps, a denoising "
+                 "AE undoing noise and masking, clickable latent maps, z ~ N(0, I) decoded by an AE and a VAE (measured), "
+                 "the reparameterisation trick, interpolation, the β trade-off, and training your own."),
     dict(route="/forward", title="Forward diffusion", module=forward, family="diffusion",
          teaches="A real image or a 2D cloud dissolving into Gaussian noise under two schedules side by side "
                  "(linear, cosine, sigmoid, scaled-linear), with ᾱ_t, SNR and the share of steps spent in "

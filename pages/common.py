@@ -2,6 +2,7 @@
 library's ValueErrors into messages the user sees (never a stack trace)."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
@@ -19,6 +20,14 @@ def check_int(value, name: str, lo: int, hi: int) -> int:
     if not ok or not lo <= int(value) <= hi:
         raise gr.Error(f"{name} must be a whole number from {lo} to {hi}; got {value!r}.")
     return int(value)
+
+
+def check_float(value, name: str, lo: float, hi: float) -> float:
+    """A finite number in [lo, hi]."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not lo <= value <= hi:
+        raise gr.Error(f"{name} must be a number from {lo:g} to {hi:g}; got {value!r}.")
+    return float(value)
 
 
 def check_choice(value, name: str, choices) -> str:
@@ -87,6 +96,34 @@ def in_thread(work, on_update, stop: threading.Event | None = None):
     if "error" in result:
         raise result["error"]
     yield True, result["value"]
+
+
+TRAINING_STOPS: dict[str, threading.Event] = {}  # browser session -> its running training's Stop flag
+
+
+def session_of(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "no-session"
+
+
+@contextlib.contextmanager
+def stoppable(request: gr.Request | None):
+    """A Stop flag for this browser session's training, which `stop_training` sets; removed when the run ends."""
+    session = session_of(request)
+    stop = TRAINING_STOPS[session] = threading.Event()
+    try:
+        yield stop
+    finally:
+        if TRAINING_STOPS.get(session) is stop:
+            del TRAINING_STOPS[session]
+
+
+def stop_training(request: gr.Request = None) -> str:
+    """Ask this session's training to stop after its current step; the model so far is kept."""
+    event = TRAINING_STOPS.get(session_of(request))
+    if event is None:
+        return "Nothing is training."
+    event.set()
+    return "Stopping after this step… the model trained so far is kept."
 
 
 @functools.lru_cache(maxsize=1)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import tempfile
-import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -21,14 +20,13 @@ from playground.metrics import class_fidelity, features_and_probs, sliced_wasser
 from playground.nn import MLPConfig, UNetConfig
 from playground.train import train
 
-from .common import about, check_choice, check_int, in_thread, metric_classifier, user_errors
+from .common import about, check_choice, check_float, check_int, in_thread, metric_classifier, stop_training, stoppable, user_errors
 
 MAX_SEED = 2**31 - 1
 MAX_IMAGES, MAX_POINTS = 64, 2000
 DDIM_ROW = (5, 10, 20, 50, 100)
 RUNS: OrderedDict[str, dict] = OrderedDict()  # run id -> recorded trajectory and what made it (last 16 runs)
 USER_MODELS: OrderedDict[str, dict] = OrderedDict()  # model id -> a model someone trained here (last 32)
-TRAINING_STOPS: dict[str, threading.Event] = {}  # browser session -> its running training's Stop flag
 LIVE_CAPS = {"toy": dict(steps=5000, batch=1024), "fashion": dict(steps=1000, batch=64)}
 DATASET_TITLES = {"fashion": "Fashion-MNIST", **data.toy2d.TOY2D_TITLES}
 
@@ -338,8 +336,7 @@ def train_live(dataset, schedule, steps, batch, lr, seed, my_models, request: gr
     caps = LIVE_CAPS["fashion" if dataset == "fashion" else "toy"]
     steps = check_int(steps, "steps", 1, caps["steps"])
     batch = check_int(batch, "batch size", 2, caps["batch"])
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 1e-5 <= lr <= 1e-1:
-        raise gr.Error(f"learning rate must be from 0.00001 to 0.1; got {lr!r}.")
+    lr = check_float(lr, "learning rate", 1e-5, 1e-1)
     seed = check_int(seed, "seed", 0, MAX_SEED)
     spec = _live_spec(dataset, schedule, batch, float(lr))
     ds = data.load(dataset, "train", n=8192 if dataset != "fashion" else None, seed=seed)
@@ -368,13 +365,8 @@ def train_live(dataset, schedule, steps, batch, lr, seed, my_models, request: gr
                                         title=f"preview samples at step {step}", limit=1.5)
         return text, curve, image, plot, gr.update(), my_models
 
-    session = _session(request)
-    stop = TRAINING_STOPS[session] = threading.Event()
-    try:
+    with stoppable(request) as stop:
         yield from _train_updates(work, show, stop, dataset, schedule, spec, my_models)
-    finally:
-        if TRAINING_STOPS.get(session) is stop:
-            del TRAINING_STOPS[session]
 
 
 def _train_updates(work, show, stop, dataset, schedule, spec, my_models):
@@ -394,19 +386,6 @@ def _train_updates(work, show, stop, dataset, schedule, spec, my_models):
         yield (f"Done: {done} steps in {run_history['wall_time_s']:.1f} s{stopped}. It is now in the model "
                "list above as “" + title + "”.", gr.update(), gr.update(), gr.update(),
                gr.update(choices=mine + shipped_choices(), value=f"user:{model_id}"), mine)
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "no-session"
-
-
-def stop_training(request: gr.Request = None) -> str:
-    """Ask this session's training to stop after its current step; the model so far is kept."""
-    event = TRAINING_STOPS.get(_session(request))
-    if event is None:
-        return "Nothing is training."
-    event.set()
-    return "Stopping after this step… the model trained so far is kept."
 
 
 # ---- layout ---------------------------------------------------------------------------------------

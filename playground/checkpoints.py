@@ -18,10 +18,11 @@ CHECKPOINTS = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
 
 
 def _families() -> dict:
+    from .autoencoders import AutoencoderSpec
     from .ddpm import DiffusionSpec
     from .diffusion.classifier import NoisyClassifierSpec
     from .metrics import ClassifierSpec
-    return {"ddpm": DiffusionSpec, "classifier": ClassifierSpec, "noisy-classifier": NoisyClassifierSpec}
+    return {"ddpm": DiffusionSpec, "autoencoder": AutoencoderSpec, "classifier": ClassifierSpec, "noisy-classifier": NoisyClassifierSpec}
 
 
 def available(folder: Path = CHECKPOINTS) -> list[str]:

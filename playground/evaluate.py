@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from . import data
+from . import autoencoders, data
 from .diffusion import make_schedule
 from .diffusion.samplers import sample
 from .metrics import class_fidelity, diversity, features_and_probs, frechet_distance, sliced_wasserstein
@@ -40,3 +40,28 @@ def fashion_quality(model, spec, classifier, n_per_class: int = 50, num_steps: i
     real = data.load("fashion", "test", n=len(labels), seed=seed)
     return {**image_quality(samples, labels, classifier, real), "eval_samples": len(labels),
             "eval_sampler": f"ddim-{num_steps}, eta 0, own label, no guidance"}
+
+
+@torch.no_grad()
+def autoencoder_quality(model, spec, classifier=None, n: int = 1000, seed: int = 0) -> dict:
+    """Reconstruction error on n test images (per pixel, on the [-1, 1] scale), the VAE's mean KL, and — with the
+    metric classifier — how garment-like n decodes of z ~ N(0, I) are: the classifier's mean top-class confidence,
+    the Fréchet distance to real test images, and diversity (real images' figures alongside)."""
+    real = data.load(spec.dataset, "test", n=n, seed=seed)
+    mu, logvar = model.encode(real.x)
+    out = {"test_mse_per_pixel": float(((model.decode(mu) - real.x) ** 2).mean()), "eval_images": n}
+    if logvar is not None:
+        out["test_kl_nats"] = float(autoencoders.gaussian_kl(mu, logvar).mean())
+    if classifier is not None and spec.dataset == "fashion":
+        out.update({f"prior_{k}": v for k, v in prior_quality(model, classifier, real, seed).items()})
+    return out
+
+
+def prior_quality(model, classifier, real: data.Dataset, seed: int = 0) -> dict:
+    """Decode len(real) codes z ~ N(0, I); measure them against `real` with the metric classifier."""
+    samples = autoencoders.prior_samples(model, len(real), torch.Generator().manual_seed(seed))
+    feats, probs = features_and_probs(classifier, samples)
+    real_feats, real_probs = features_and_probs(classifier, real.x)
+    return {"confidence": float(probs.max(1).mean()), "real_confidence": float(real_probs.max(1).mean()),
+            "frechet_distance": frechet_distance(feats, real_feats),
+            "diversity": diversity(feats), "real_diversity": diversity(real_feats)}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .autoencoders import AutoencoderSpec
 from .data import TOY2D
 from .ddpm import DiffusionSpec
 from .diffusion.classifier import NoisyClassifierSpec
@@ -48,6 +49,21 @@ def _fashion(schedule: str) -> Recipe:
                   summary=f"class-conditional UNet (label dropout 15%), Fashion-MNIST, {schedule} schedule, T=1000")
 
 
+def _autoencoder(kind: str, latent_dim: int, what: str, **spec) -> Recipe:
+    return Recipe(AutoencoderSpec(kind=kind, latent_dim=latent_dim, **spec), "fashion", steps=4000,
+                  summary=f"{what}, {latent_dim}-D latent, Fashion-MNIST")
+
+
+AUTOENCODERS = {
+    "ae-fashion": _autoencoder("ae", 16, "autoencoder"),
+    "dae-fashion": _autoencoder("dae", 16, "denoising autoencoder (noise σ ≤ 0.8, up to 50% of pixels masked)",
+                                noise_std=0.8, mask_prob=0.5),
+    "vae-fashion": _autoencoder("vae", 16, "VAE, β = 1", beta=1.0),
+    "vae-fashion-lowbeta": _autoencoder("vae", 16, "VAE, β = 0.1", beta=0.1),
+    "ae2-fashion": _autoencoder("ae", 2, "autoencoder"),
+    "vae2-fashion": _autoencoder("vae", 2, "VAE, β = 1", beta=1.0),
+}
+
 GUIDED_TOYS = {"ring8": 8, "moons": 2}  # labelled toy sets with guidance models (name: classes)
 
 RECIPES: dict[str, Recipe] = {
@@ -58,6 +74,7 @@ RECIPES: dict[str, Recipe] = {
     "noisy-classifier-fashion": Recipe(NoisyClassifierSpec(network="cnn", width=32, schedule="cosine", batch_size=128, lr=1e-3),
                                        "fashion", steps=3000,
                                        summary="noise-aware classifier p(y | x_t, t), Fashion-MNIST, cosine schedule"),
+    **AUTOENCODERS,
     "classifier-fashion": Recipe(ClassifierSpec(), "fashion", steps=1500,
                                  summary="metric classifier / feature net on real Fashion-MNIST"),
 }

@@ -294,3 +294,89 @@ def tradeoff_figure(scales: list[float], curves: dict[str, dict[str, list[float]
     fig.update_layout(height=360, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
                       legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def error_map(x: torch.Tensor, x_hat: torch.Tensor, scale: int = 1, vmax: float = 1.0) -> np.ndarray:
+    """|x − x̂| averaged over channels, drawn with the magma colour map on a fixed range [0, vmax]
+    (black: no error), so maps of different models compare: (H, W, 3) uint8 for one (C, H, W) pair."""
+    from matplotlib import colormaps
+    err = ((x - x_hat).abs().mean(0) / vmax).clamp(0, 1).cpu().numpy()
+    return upscale((colormaps["magma"](err)[..., :3] * 255).astype(np.uint8), scale)
+
+
+def stack(images: list[np.ndarray], gap: int = 6) -> np.ndarray:
+    """(H, W, 3) uint8 pictures one above the other, left-aligned, on white."""
+    w = max(im.shape[1] for im in images)
+    canvas = Image.new("RGB", (w, sum(im.shape[0] for im in images) + gap * (len(images) - 1)), "white")
+    top = 0
+    for im in images:
+        canvas.paste(Image.fromarray(im), (0, top))
+        top += im.shape[0] + gap
+    return np.asarray(canvas)
+
+
+CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]  # matplotlib's tab10
+
+
+class LatentMap:
+    """A square picture of a 2-D (latent) plane: maps plane coordinates to pixels and back, so that a click on
+    the picture (Gradio's Image.select gives pixels) becomes a point of the plane."""
+
+    def __init__(self, x_range: tuple[float, float], y_range: tuple[float, float], side: int = 440, margin: int = 40):
+        self.x_range, self.y_range, self.side, self.margin = tuple(map(float, x_range)), tuple(map(float, y_range)), side, margin
+
+    def to_pixel(self, x: float, y: float) -> tuple[float, float]:
+        (x0, x1), (y0, y1) = self.x_range, self.y_range
+        return self.margin + (x - x0) / (x1 - x0) * self.side, 8 + (y1 - y) / (y1 - y0) * self.side
+
+    def to_plane(self, px: float, py: float) -> tuple[float, float]:
+        (x0, x1), (y0, y1) = self.x_range, self.y_range
+        return x0 + (px - self.margin) / self.side * (x1 - x0), y1 - (py - 8) / self.side * (y1 - y0)
+
+    def draw(self, points: np.ndarray, labels: np.ndarray, class_names: list[str], axis_names=("z₁", "z₂"),
+             marker: tuple[float, float] | None = None, thumbnails: np.ndarray | None = None, thumb: int = 28) -> np.ndarray:
+        """Dots coloured by class (and, if given, (N, h, w, 3) uint8 thumbnails of some points drawn where they
+        lie, none overlapping), axes ticks, a legend, and a cross at `marker`: (H, W, 3) uint8."""
+        legend = 150
+        canvas = Image.new("RGB", (self.margin + self.side + 12 + legend, self.side + self.margin + 8), "white")
+        draw, font = ImageDraw.Draw(canvas), _font(12)
+        draw.rectangle([self.margin, 8, self.margin + self.side, 8 + self.side], outline="#999999")
+        for k in range(5):  # ticks: 5 per axis, with their values
+            fx = self.x_range[0] + k / 4 * (self.x_range[1] - self.x_range[0])
+            fy = self.y_range[0] + k / 4 * (self.y_range[1] - self.y_range[0])
+            px, _ = self.to_pixel(fx, 0)
+            _, py = self.to_pixel(0, fy)
+            draw.line([px, 8 + self.side, px, 12 + self.side], fill="#666666")
+            draw.text((px - 12, 14 + self.side), f"{fx:.1f}", fill="#444444", font=font)
+            draw.line([self.margin - 4, py, self.margin, py], fill="#666666")
+            draw.text((2, py - 7), f"{fy:.1f}", fill="#444444", font=font)
+        draw.text((self.margin + self.side // 2 - 10, 26 + self.side), axis_names[0], fill="black", font=font)
+        draw.text((self.margin + 4, 10), axis_names[1], fill="black", font=font)
+        order = np.random.default_rng(0).permutation(len(points))  # no class is always drawn on top
+        for i in order:
+            px, py = self.to_pixel(*points[i])
+            if self.margin <= px <= self.margin + self.side and 8 <= py <= 8 + self.side:
+                draw.ellipse([px - 2.5, py - 2.5, px + 2.5, py + 2.5], fill=CLASS_COLOURS[int(labels[i]) % 10])
+        if thumbnails is not None:
+            taken: list[tuple[float, float]] = []
+            for i in order:
+                px, py = self.to_pixel(*points[i])
+                inside = self.margin <= px - thumb / 2 and px + thumb / 2 <= self.margin + self.side \
+                    and 8 <= py - thumb / 2 and py + thumb / 2 <= 8 + self.side
+                if inside and all(abs(px - qx) > thumb + 2 or abs(py - qy) > thumb + 2 for qx, qy in taken):
+                    taken.append((px, py))
+                    tile = Image.fromarray(thumbnails[i]).resize((thumb, thumb), Image.Resampling.NEAREST)
+                    canvas.paste(tile, (int(px - thumb / 2), int(py - thumb / 2)))
+                    draw.rectangle([px - thumb / 2 - 1, py - thumb / 2 - 1, px + thumb / 2, py + thumb / 2],
+                                   outline=CLASS_COLOURS[int(labels[i]) % 10], width=2)
+        for k, name in enumerate(class_names):
+            top = 12 + 18 * k
+            left = self.margin + self.side + 12
+            draw.rectangle([left, top + 3, left + 10, top + 13], fill=CLASS_COLOURS[k % 10])
+            draw.text((left + 16, top), name, fill="black", font=font)
+        if marker is not None:
+            px, py = self.to_pixel(*marker)
+            draw.line([px - 9, py, px + 9, py], fill="black", width=3)
+            draw.line([px, py - 9, px, py + 9], fill="black", width=3)
+        return np.asarray(canvas)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground import checkpoints, data
+from playground import autoencoders, checkpoints, data
+from playground.autoencoders import AutoencoderSpec
 from playground.__main__ import main
 from playground.ddpm import DiffusionSpec
 from playground.diffusion import make_schedule
@@ -28,13 +29,15 @@ def tiny_specs():
                               unet=UNetConfig(image_size=8, base_channels=8, num_res_blocks=1, channel_mults=(1, 2),
                                               num_classes=10)),
         "classifier": ClassifierSpec(in_channels=1, image_size=8, width=8, feature_dim=16, batch_size=16),
+        "autoencoder": AutoencoderSpec(kind="vae", latent_dim=3, image_size=8, width=4, hidden=8, dataset="digits",
+                                       batch_size=16),
     }
 
 
 def probe(spec):
     """A fixed input for each family, and the call that gives its output."""
     g = torch.Generator().manual_seed(0)
-    if spec.family == "classifier":
+    if spec.family in ("classifier", "autoencoder"):
         x = torch.randn(3, 1, 8, 8, generator=g)
         return lambda model: model(x)
     shape = (3, 2) if spec.network == "mlp" else (3, 1, 8, 8)
@@ -42,7 +45,7 @@ def probe(spec):
     return lambda model: model(x, t, y)
 
 
-@pytest.mark.parametrize("kind", ["mlp", "unet", "classifier"])
+@pytest.mark.parametrize("kind", ["mlp", "unet", "classifier", "autoencoder"])
 def test_save_load_round_trip(tmp_path, kind):
     spec = tiny_specs()[kind]
     dataset = data.load("moons", n=64) if kind == "mlp" else data.load("digits", n=64)
@@ -85,9 +88,9 @@ def test_unknown_family_raises(tmp_path):
     spec = tiny_specs()["classifier"]
     checkpoints.save(spec.build(), spec, "odd", tmp_path)
     card = json.loads((tmp_path / "odd.json").read_text())
-    card["family"] = "gan"
+    card["family"] = "no-such-family"
     (tmp_path / "odd.json").write_text(json.dumps(card))
-    with pytest.raises(ValueError, match="gan"):
+    with pytest.raises(ValueError, match="no-such-family"):
         checkpoints.load("odd", tmp_path)
 
 
@@ -98,7 +101,7 @@ def test_unknown_family_raises(tmp_path):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_checkpoint(name):
     model, spec, card = checkpoints.load(name)
-    assert card["name"] == name and card["family"] in ("ddpm", "classifier", "noisy-classifier")
+    assert card["name"] == name and card["family"] in ("ddpm", "classifier", "noisy-classifier", "autoencoder")
     for key in ("command", "steps_trained", "wall_time_s", "final_loss", "metrics", "dataset"):
         assert key in card, key
     assert card["command"].startswith(f"python -m playground train {name}")
@@ -113,6 +116,14 @@ def test_shipped_checkpoint(name):
     if card["family"] == "noisy-classifier":
         m = card["metrics"]  # accuracy on held-out data falls from clean to pure noise, where it is chance
         assert m["test_accuracy_t0"] > 0.8 and abs(m["test_accuracy_t999"] - m["chance"]) < 0.05
+        return
+    if card["family"] == "autoencoder":  # reconstructs held-out images within a bound; its card says how well
+        test = data.load(spec.dataset, "test", n=200, seed=1)
+        mse = float(((autoencoders.reconstruct(model, test.x) - test.x) ** 2).mean())
+        bound = 0.15 if spec.latent_dim == 2 else 0.06  # per pixel on [-1, 1]; predicting the mean image gives 0.35
+        assert mse < bound and abs(mse - card["metrics"]["test_mse_per_pixel"]) < 0.02
+        if spec.kind == "vae":
+            assert card["metrics"]["test_kl_nats"] > 0
         return
     if spec.network == "mlp":
         shape = (4, 2)

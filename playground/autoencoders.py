@@ -1,0 +1,219 @@
+"""The autoencoder family: a plain autoencoder (AE), a denoising autoencoder (DAE) and a variational
+autoencoder (VAE). All three share one small conv encoder/decoder; they differ only in their loss:
+
+    AE   ‖x − D(E(x))‖²                                   squeeze through a bottleneck, rebuild
+    DAE  ‖x − D(E(x̃))‖²,  x̃ = corrupt(x)                  Vincent et al. 2008: undo the corruption
+    VAE  ‖x − D(z)‖² + β·KL(q(z|x) ‖ N(0, I)),  z = μ + σ ⊙ ε   Kingma & Welling 2014 (β: Higgins et al. 2017)
+
+    >>> from playground import autoencoders, data
+    >>> spec = autoencoders.AutoencoderSpec(kind="vae", latent_dim=2)
+    >>> model = spec.build(); x = data.load("fashion", "test", n=8).x
+    >>> mu, logvar = model.encode(x); x_hat = model.decode(mu)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from einops import reduce
+from einops.layers.torch import Rearrange
+from torch import nn
+
+KINDS = ("ae", "dae", "vae")
+KIND_TITLES = {"ae": "autoencoder", "dae": "denoising autoencoder", "vae": "variational autoencoder"}
+
+
+@dataclass
+class AutoencoderSpec:
+    """Everything that defines an autoencoder and how it is trained (saved in its checkpoint card)."""
+
+    kind: str = "ae"  # "ae", "dae" or "vae"
+    latent_dim: int = 16  # size of the bottleneck z
+    in_channels: int = 1  # 1 for grayscale
+    image_size: int = 28  # input side; a multiple of 4 (28 Fashion-MNIST, 8 digits, 32 shapes)
+    width: int = 16  # channels of the first conv; doubled once
+    hidden: int = 128  # the fully connected layer between the conv features and z
+    beta: float = 1.0  # VAE: weight of the KL term (β = 1 is the plain ELBO)
+    noise_std: float = 0.0  # DAE: each training image gets Gaussian noise with σ drawn from U(0, noise_std)
+    mask_prob: float = 0.0  # DAE: ... and a share of its pixels, drawn from U(0, mask_prob), blacked out
+    dataset: str = "fashion"  # what the previews reconstruct (playground.data name)
+    batch_size: int = 128  # examples per training step
+    lr: float = 1e-3  # Adam learning rate
+    ema_decay: float = 0.0  # no weight averaging
+    grad_clip: float = 0.0  # no gradient clipping
+    family: str = "autoencoder"  # checkpoint family tag
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if not 1 <= int(self.latent_dim) <= 256:
+            raise ValueError(f"latent_dim must be from 1 to 256, got {self.latent_dim!r}")
+        if self.image_size % 4:
+            raise ValueError(f"image_size must be a multiple of 4, got {self.image_size!r}")
+        for name, lo, hi in (("beta", 0.0, 100.0), ("noise_std", 0.0, 2.0), ("mask_prob", 0.0, 1.0)):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi):
+                raise ValueError(f"{name} must be from {lo} to {hi}, got {value!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def build(self) -> "Autoencoder":
+        return Autoencoder(self)
+
+    def loss(self, model: "Autoencoder", x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
+        """Reconstruction error summed over pixels (+ β·KL for the VAE), averaged over the batch."""
+        inputs = x
+        if self.kind == "dae":
+            levels = torch.rand(2, x.shape[0], generator=generator).to(x.device)
+            inputs = corrupt(x, levels[0] * self.noise_std, levels[1] * self.mask_prob, generator)
+        mu, logvar = model.encode(inputs)
+        z = reparameterise(mu, logvar, generator) if self.kind == "vae" else mu
+        # −log p(x | z) up to a constant for a Gaussian decoder of variance ½: Σ_pixels (x − x̂)²
+        recon = reduce((model.decode(z) - x) ** 2, "b ... -> b", "sum").mean()
+        metrics = {"recon": recon.item(), "mse": recon.item() / x[0].numel()}
+        loss = recon
+        if self.kind == "vae":
+            kl = gaussian_kl(mu, logvar).mean()
+            loss = recon + self.beta * kl  # −ELBO (β = 1), Kingma & Welling 2014 eq. 10; β-VAE, Higgins et al. 2017 eq. 4
+            metrics["kl"] = kl.item()
+        metrics["loss"] = loss.item()
+        return loss, metrics
+
+    @torch.no_grad()
+    def preview(self, model: "Autoencoder", n: int, generator: torch.Generator) -> torch.Tensor:
+        """3n images for the live view: n fixed test images, their reconstructions, n decodes of z ~ N(0, I)."""
+        from . import data
+        x = data.load(self.dataset, "test", n=n, seed=0).x
+        inputs = corrupt(x, self.noise_std / 2, self.mask_prob / 2, generator) if self.kind == "dae" else x
+        return torch.cat([inputs, reconstruct(model, inputs), prior_samples(model, n, generator)])
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(0, I)) per example, summed over latent dimensions:
+    −½ Σ_j (1 + log σ_j² − μ_j² − σ_j²)   — Kingma & Welling 2014, Appendix B."""
+    return -0.5 * reduce(1 + logvar - mu**2 - logvar.exp(), "b d -> b", "sum")
+
+
+def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None,
+                   eps: torch.Tensor | None = None) -> torch.Tensor:
+    """z = μ + σ ⊙ ε with ε ~ N(0, I): the sample is a differentiable function of μ and σ
+    (the reparameterisation trick, Kingma & Welling 2014, §2.4)."""
+    if eps is None:
+        eps = torch.randn(mu.shape, generator=generator).to(mu.device)
+    return mu + (0.5 * logvar).exp() * eps
+
+
+def corrupt(x: torch.Tensor, noise_std=0.0, mask_prob=0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """x̃ = x + σ ε, then each pixel blacked out (set to −1) with probability p — additive Gaussian noise and the
+    "masking noise" of Vincent et al. 2008. σ and p are numbers or one value per image."""
+    b = x.shape[0]
+    sigma = torch.as_tensor(noise_std, dtype=x.dtype).reshape(-1, *[1] * (x.dim() - 1)).expand(b, *[1] * (x.dim() - 1))
+    p = torch.as_tensor(mask_prob, dtype=x.dtype).reshape(-1, *[1] * (x.dim() - 1)).expand(b, *[1] * (x.dim() - 1))
+    noisy = x + sigma.to(x.device) * torch.randn(x.shape, generator=generator).to(x.device)
+    masked = torch.rand((b, 1, *x.shape[2:]), generator=generator).to(x.device) < p.to(x.device)
+    return torch.where(masked, torch.full_like(x, -1.0), noisy)
+
+
+class Autoencoder(nn.Module):
+    """Conv encoder (image → μ, and log σ² for the VAE) and a mirrored decoder (z → image in [-1, 1])."""
+
+    def __init__(self, spec: AutoencoderSpec):
+        super().__init__()
+        self.kind, self.latent_dim = spec.kind, spec.latent_dim
+        c, w, s, h = spec.in_channels, spec.width, spec.image_size // 4, spec.hidden
+        self.encoder = nn.Sequential(
+            nn.Conv2d(c, w, 3, padding=1), nn.SiLU(),
+            nn.Conv2d(w, w, 4, stride=2, padding=1), nn.SiLU(),  # side / 2
+            nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.SiLU(),  # side / 4
+            nn.Flatten(), nn.Linear(2 * w * s * s, h), nn.SiLU(),
+            nn.Linear(h, 2 * spec.latent_dim if spec.kind == "vae" else spec.latent_dim))
+        self.decoder = nn.Sequential(
+            nn.Linear(spec.latent_dim, h), nn.SiLU(), nn.Linear(h, 2 * w * s * s), nn.SiLU(),
+            Rearrange("b (c h w) -> b c h w", c=2 * w, h=s, w=s),
+            nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1), nn.SiLU(),
+            nn.ConvTranspose2d(w, w, 4, stride=2, padding=1), nn.SiLU(),
+            nn.Conv2d(w, c, 3, padding=1), nn.Tanh())
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(μ, log σ²) for the VAE; (z, None) for the AE and DAE, whose code is a point, not a distribution."""
+        out = self.encoder(x)
+        if self.kind != "vae":
+            return out, None
+        mu, logvar = out.chunk(2, dim=1)
+        return mu, logvar.clamp(-12, 6)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The reconstruction through the mean code."""
+        return self.decode(self.encode(x)[0])
+
+
+# ---- what the page and a notebook do with a trained model -------------------------------------------------
+
+@torch.no_grad()
+def reconstruct(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
+    return model(x)
+
+
+@torch.no_grad()
+def latents(model: Autoencoder, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """The mean code μ(x) of every image, (N, latent_dim)."""
+    return torch.cat([model.encode(chunk)[0] for chunk in x.split(batch)])
+
+
+@torch.no_grad()
+def prior_samples(model: Autoencoder, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Decode z ~ N(0, I): the VAE's generative model. An AE was never asked to put its codes there."""
+    return model.decode(torch.randn(n, model.latent_dim, generator=generator))
+
+
+@torch.no_grad()
+def reparameterised_draws(model: Autoencoder, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> dict:
+    """For one image (1, C, H, W): μ, σ, k draws ε, the k codes z = μ + σ ⊙ ε, and their decodes."""
+    if model.kind != "vae":
+        raise ValueError("only a VAE has a σ to sample with; choose a VAE")
+    mu, logvar = model.encode(x)
+    eps = torch.randn(k, model.latent_dim, generator=generator)
+    z = reparameterise(mu.expand(k, -1), logvar.expand(k, -1), eps=eps)
+    return {"mu": mu[0], "sigma": (0.5 * logvar[0]).exp(), "eps": eps, "z": z,
+            "decoded": model.decode(z), "mean_decoded": model.decode(mu)}
+
+
+@torch.no_grad()
+def interpolate(model: Autoencoder, x_a: torch.Tensor, x_b: torch.Tensor, steps: int) -> torch.Tensor:
+    """Decodes of z = (1 − λ) μ(a) + λ μ(b) for `steps` values of λ from 0 to 1."""
+    if steps < 2:
+        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
+    z = model.encode(torch.stack([x_a, x_b]))[0]
+    lam = torch.linspace(0, 1, steps).unsqueeze(1)
+    return model.decode((1 - lam) * z[0] + lam * z[1])
+
+
+@torch.no_grad()
+def latent_grid(model: Autoencoder, x_range: tuple[float, float], y_range: tuple[float, float], n: int) -> torch.Tensor:
+    """Decodes of an n × n grid over a 2-D latent plane, row 0 at the top (largest z₂): (n², C, H, W)."""
+    if model.latent_dim != 2:
+        raise ValueError(f"a latent grid needs a 2-D latent; this model has {model.latent_dim} dimensions")
+    xs, ys = torch.linspace(*x_range, n), torch.linspace(*y_range, n).flip(0)
+    z = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1).reshape(-1, 2)
+    return model.decode(z)
+
+
+def project_2d(z: np.ndarray, method: str = "pca", seed: int = 0):
+    """(N, 2) coordinates of latent codes, and the fitted projection (None for t-SNE, which has no inverse).
+    A 2-D latent is returned as it is."""
+    if z.shape[1] == 2:
+        return z, None
+    if method == "pca":
+        from sklearn.decomposition import PCA
+        pca = PCA(n_components=2, random_state=seed).fit(z)
+        return pca.transform(z), pca
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+        return TSNE(n_components=2, init="pca", random_state=seed, perplexity=30).fit_transform(z), None
+    raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
