@@ -1,6 +1,10 @@
 """One training loop for every family. A family (a spec) contributes `build()`,
 `loss(model, x, y, generator)` and optionally `preview(model, n, generator)`;
-the loop knows nothing else about the model, and reports through a callback."""
+the loop knows nothing else about the model, and reports through a callback.
+
+A family whose step is not one loss and one optimizer (a GAN: alternating D and G updates) instead gives
+`optimizers(model)` and `train_step(model, optimizers, x, y, generator) -> (loss, metrics)`, which does its own
+backward passes and updates; the loop still draws the batches, averages weights, checks, stops and reports."""
 from __future__ import annotations
 
 import copy
@@ -42,7 +46,7 @@ def train(spec, data: Dataset, steps: int, *, callback: Callable | None = None,
     generator = torch.Generator().manual_seed(seed)
     model = spec.build().to(device)
     ema = copy.deepcopy(model).requires_grad_(False) if spec.ema_decay > 0 else None
-    optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
+    optimizers = spec.optimizers(model) if hasattr(spec, "train_step") else [torch.optim.Adam(model.parameters(), lr=spec.lr)]
     history = {"step": [], "wall_time_s": 0.0, "stopped_early": False}
     began = time.perf_counter()
     model.train()
@@ -51,14 +55,19 @@ def train(spec, data: Dataset, steps: int, *, callback: Callable | None = None,
             history["stopped_early"] = True
             break
         index = torch.randint(0, len(data), (spec.batch_size,), generator=generator)
-        loss, metrics = spec.loss(model, data.x[index].to(device), data.y[index].to(device), generator)
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"the loss became {loss.item()} at step {step}; lower the learning rate")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if spec.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
-        optimizer.step()
+        x, y = data.x[index].to(device), data.y[index].to(device)
+        if hasattr(spec, "train_step"):
+            loss, metrics = spec.train_step(model, optimizers, x, y, generator)
+        else:
+            loss, metrics = spec.loss(model, x, y, generator)
+            optimizers[0].zero_grad(set_to_none=True)
+            loss.backward()
+            if spec.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
+            optimizers[0].step()
+        value = loss.item() if torch.is_tensor(loss) else float(loss)
+        if not math.isfinite(value):
+            raise FloatingPointError(f"the loss became {value} at step {step}; lower the learning rate")
         if ema is not None:
             # warm-up: early on the average follows the weights closely (as in many DDPM codebases)
             ema_update(ema, model, min(spec.ema_decay, (1 + step) / (10 + step)))
