@@ -14,7 +14,7 @@ import argparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from pages import autoencoders, forward, guidance, home, reverse  # noqa: E402
+from pages import autoencoders, forward, gan, guidance, home, reverse  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
 PAGES = [
@@ -22,6 +22,10 @@ PAGES = [
          teaches="Squeeze Fashion-MNIST through a 16-D or 2-D bottleneck: reconstructions with error maps, a denoising "
                  "AE undoing noise and masking, clickable latent maps, z ~ N(0, I) decoded by an AE and a VAE (measured), "
                  "the reparameterisation trick, interpolation, the β trade-off, and training your own."),
+    dict(route="/gan", title="GANs", module=gan, family="GAN (MLP, DCGAN, patch discriminator)",
+         teaches="Train a 2D GAN live: D as a heat map, G's push as arrows, pause and single D / G steps, four losses. "
+                 "Mode collapse counted on the ring of 8 Gaussians with two presets; a DCGAN on Fashion-MNIST, its "
+                 "patch discriminator's verdicts, and GAN vs VAE vs DDPM samples with one diversity figure each."),
     dict(route="/forward", title="Forward diffusion", module=forward, family="diffusion",
          teaches="A real image or a 2D cloud dissolving into Gaussian noise under two schedules side by side "
                  "(linear, cosine, sigmoid, scaled-linear), with ᾱ_t, SNR and the share of steps spent in "

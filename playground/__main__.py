@@ -53,9 +53,10 @@ def cmd_train(args) -> int:
         from .diffusion.classifier import accuracy_by_noise
         test = data.load(recipe.dataset, "test", n=recipe.n, seed=recipe.seed)
         metrics = accuracy_by_noise(model, recipe.spec, test.x, test.y)
-    elif recipe.spec.family == "autoencoder":
+    elif recipe.spec.family in ("autoencoder", "gan"):
         classifier = checkpoints.load("classifier-fashion")[0] if "classifier-fashion" in checkpoints.available() else None
-        metrics = evaluate.autoencoder_quality(model, recipe.spec, classifier)
+        quality = evaluate.autoencoder_quality if recipe.spec.family == "autoencoder" else evaluate.gan_quality
+        metrics = quality(model, recipe.spec, classifier)
     elif recipe.spec.network == "mlp":
         metrics = evaluate.toy_quality(model, recipe.spec, recipe.dataset)
     elif "classifier-fashion" in checkpoints.available():

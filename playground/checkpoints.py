@@ -21,8 +21,9 @@ def _families() -> dict:
     from .autoencoders import AutoencoderSpec
     from .ddpm import DiffusionSpec
     from .diffusion.classifier import NoisyClassifierSpec
+    from .gan import GANSpec
     from .metrics import ClassifierSpec
-    return {"ddpm": DiffusionSpec, "autoencoder": AutoencoderSpec, "classifier": ClassifierSpec, "noisy-classifier": NoisyClassifierSpec}
+    return {"ddpm": DiffusionSpec, "autoencoder": AutoencoderSpec, "gan": GANSpec, "classifier": ClassifierSpec, "noisy-classifier": NoisyClassifierSpec}
 
 
 def available(folder: Path = CHECKPOINTS) -> list[str]:

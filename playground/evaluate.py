@@ -59,9 +59,29 @@ def autoencoder_quality(model, spec, classifier=None, n: int = 1000, seed: int =
 
 def prior_quality(model, classifier, real: data.Dataset, seed: int = 0) -> dict:
     """Decode len(real) codes z ~ N(0, I); measure them against `real` with the metric classifier."""
-    samples = autoencoders.prior_samples(model, len(real), torch.Generator().manual_seed(seed))
+    return unconditional_quality(autoencoders.prior_samples(model, len(real), torch.Generator().manual_seed(seed)),
+                                 classifier, real)
+
+
+def unconditional_quality(samples: torch.Tensor, classifier, real: data.Dataset) -> dict:
+    """Samples of no requested class against real images: the classifier's mean top-class confidence (does it look
+    like *some* class?), the Fréchet distance of their features, and the diversity of each set."""
     feats, probs = features_and_probs(classifier, samples)
     real_feats, real_probs = features_and_probs(classifier, real.x)
     return {"confidence": float(probs.max(1).mean()), "real_confidence": float(real_probs.max(1).mean()),
             "frechet_distance": frechet_distance(feats, real_feats),
             "diversity": diversity(feats), "real_diversity": diversity(real_feats)}
+
+
+@torch.no_grad()
+def gan_quality(model, spec, classifier=None, n: int = 1000, seed: int = 0) -> dict:
+    """2D: mode coverage on the ring and the sliced Wasserstein distance; images: unconditional_quality of n samples."""
+    g = torch.Generator().manual_seed(seed)
+    samples = model.sample(n, g)
+    if spec.network == "mlp":
+        from .gan import mode_coverage
+        return {"sliced_wasserstein_to_data": sliced_wasserstein(samples, data.load_toy2d("ring8", "test", n=n, seed=seed).x),
+                **mode_coverage(samples.numpy()), "eval_samples": n}
+    if classifier is None:
+        return {}
+    return {**unconditional_quality(samples, classifier, data.load("fashion", "test", n=n, seed=seed)), "eval_samples": n}

@@ -7,6 +7,7 @@ from .autoencoders import AutoencoderSpec
 from .data import TOY2D
 from .ddpm import DiffusionSpec
 from .diffusion.classifier import NoisyClassifierSpec
+from .gan import GANSpec
 from .metrics import ClassifierSpec
 from .nn import MLPConfig, UNetConfig
 
@@ -49,8 +50,8 @@ def _fashion(schedule: str) -> Recipe:
                   summary=f"class-conditional UNet (label dropout 15%), Fashion-MNIST, {schedule} schedule, T=1000")
 
 
-def _autoencoder(kind: str, latent_dim: int, what: str, **spec) -> Recipe:
-    return Recipe(AutoencoderSpec(kind=kind, latent_dim=latent_dim, **spec), "fashion", steps=4000,
+def _autoencoder(kind: str, latent_dim: int, what: str, steps: int = 4000, **spec) -> Recipe:
+    return Recipe(AutoencoderSpec(kind=kind, latent_dim=latent_dim, **spec), "fashion", steps=steps,
                   summary=f"{what}, {latent_dim}-D latent, Fashion-MNIST")
 
 
@@ -60,8 +61,8 @@ AUTOENCODERS = {
                                 noise_std=0.8, mask_prob=0.5),
     "vae-fashion": _autoencoder("vae", 16, "VAE, β = 1", beta=1.0),
     "vae-fashion-lowbeta": _autoencoder("vae", 16, "VAE, β = 0.1", beta=0.1),
-    "ae2-fashion": _autoencoder("ae", 2, "autoencoder"),
-    "vae2-fashion": _autoencoder("vae", 2, "VAE, β = 1", beta=1.0),
+    "ae2-fashion": _autoencoder("ae", 2, "autoencoder", steps=3000),
+    "vae2-fashion": _autoencoder("vae", 2, "VAE, β = 1", steps=3000, beta=1.0),
 }
 
 GUIDED_TOYS = {"ring8": 8, "moons": 2}  # labelled toy sets with guidance models (name: classes)
@@ -75,6 +76,9 @@ RECIPES: dict[str, Recipe] = {
                                        "fashion", steps=3000,
                                        summary="noise-aware classifier p(y | x_t, t), Fashion-MNIST, cosine schedule"),
     **AUTOENCODERS,
+    "gan-fashion": Recipe(GANSpec(network="dcgan", loss="nonsaturating", latent_dim=32, width=32, batch_size=64,
+                                  lr=2e-4, d_lr=2e-4, adam_beta1=0.5), "fashion", steps=3000,
+                          summary="DCGAN with a patch discriminator, non-saturating loss, Fashion-MNIST"),
     "classifier-fashion": Recipe(ClassifierSpec(), "fashion", steps=1500,
                                  summary="metric classifier / feature net on real Fashion-MNIST"),
 }

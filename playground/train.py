@@ -33,20 +33,24 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 
 def train(spec, data: Dataset, steps: int, *, callback: Callable | None = None,
           should_stop: Callable[[], bool] | None = None, seed: int = 0, preview_every: int = 0,
-          preview_n: int = 16, device: torch.device | str | None = None):
+          preview_n: int = 16, device: torch.device | str | None = None, resume: tuple | None = None):
     """Train a fresh model of `spec` on `data` for `steps` steps.
 
     callback(step, total, metrics, preview): after every step; `preview` is a tensor of samples every
     `preview_every` steps and at the last step, else None. should_stop(): checked before every step (the UI's Stop button).
+    resume=(model, optimizers): go on training these instead of fresh ones (a live view that pauses and resumes).
     Returns (model, history); the model is the EMA of the weights when spec.ema_decay > 0.
     """
     _check(steps, data)
     device = torch.device(device or "cpu")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    model = spec.build().to(device)
+    if resume is not None:
+        model, optimizers = resume
+    else:
+        model = spec.build().to(device)
+        optimizers = spec.optimizers(model) if hasattr(spec, "train_step") else [torch.optim.Adam(model.parameters(), lr=spec.lr)]
     ema = copy.deepcopy(model).requires_grad_(False) if spec.ema_decay > 0 else None
-    optimizers = spec.optimizers(model) if hasattr(spec, "train_step") else [torch.optim.Adam(model.parameters(), lr=spec.lr)]
     history = {"step": [], "wall_time_s": 0.0, "stopped_early": False}
     began = time.perf_counter()
     model.train()

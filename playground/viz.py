@@ -159,12 +159,12 @@ def points_frame(x_t: np.ndarray, x0: np.ndarray | None = None, trails: np.ndarr
     return fig
 
 
-def loss_figure(steps: list[int], curves: dict[str, list[float]], title: str = "training loss") -> go.Figure:
+def loss_figure(steps: list[int], curves: dict[str, list[float]], title: str = "training loss", log: bool = True) -> go.Figure:
     fig = go.Figure()
     for k, (name, values) in enumerate(curves.items()):
         fig.add_trace(go.Scatter(x=steps, y=values, name=name, line=dict(color=PALETTE[k % len(PALETTE)])))
     fig.update_layout(title=title, height=300, margin=dict(l=40, r=10, t=40, b=30), template="plotly_white",
-                      xaxis_title="step", yaxis_type="log")
+                      xaxis_title="step", yaxis_type="log" if log else "linear")
     return fig
 
 
@@ -380,3 +380,45 @@ class LatentMap:
             draw.line([px - 9, py, px + 9, py], fill="black", width=3)
             draw.line([px, py - 9, px, py + 9], fill="black", width=3)
         return np.asarray(canvas)
+
+
+def gan_field_figure(axis: np.ndarray, field: np.ndarray, real: np.ndarray, fake: np.ndarray, pull: np.ndarray,
+                     title: str, field_name: str, zmid: float | None = None, arrow: float = 0.15) -> go.Figure:
+    """A 2D GAN at one moment: D's output as a heat map, real points (grey), generated points (red), and arrows for
+    the direction the next G step pushes each generated point (longest arrow `arrow` long; lengths relative)."""
+    fig = go.Figure(go.Heatmap(x=axis, y=axis, z=field, colorscale="RdBu", zmid=zmid, opacity=0.75,
+                               colorbar=dict(title=dict(text=field_name, side="right"), thickness=12)))
+    fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", name="real data",
+                               marker=dict(size=3, color="#555555")))
+    norms = np.linalg.norm(pull, axis=1)
+    tips = fake + pull * (arrow / max(float(norms.max()), 1e-12))
+    segments = np.full((3 * len(fake), 2), np.nan)
+    segments[0::3], segments[1::3] = fake, tips
+    fig.add_trace(go.Scatter(x=segments[:, 0], y=segments[:, 1], mode="lines", name="G's next push",
+                             line=dict(color="#2ca02c", width=1.5), hoverinfo="skip"))
+    fig.add_trace(go.Scattergl(x=fake[:, 0], y=fake[:, 1], mode="markers", name="generated G(z)",
+                               marker=dict(size=5, color="#d62728")))
+    limit = float(axis[-1])
+    fig.update_layout(title=title, height=480, margin=dict(l=30, r=10, t=40, b=30), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.08), uirevision="keep")
+    fig.update_xaxes(range=[-limit, limit])
+    fig.update_yaxes(range=[-limit, limit], scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def patch_overlay(x: torch.Tensor, scores: torch.Tensor, scale: int = 8) -> np.ndarray:
+    """One (C, H, W) image, upscaled, under a grid of per-patch probabilities (h, w) in [0, 1]: blue = "real",
+    red = "fake", each cell printed with its value. (H·scale, W·scale, 3) uint8."""
+    from matplotlib import colormaps
+    base = Image.fromarray(upscale(to_uint8(x), scale)).convert("RGBA")
+    h, w = scores.shape
+    cell_h, cell_w = base.height / h, base.width / w
+    layer = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw, font = ImageDraw.Draw(layer), _font(11)
+    for i in range(h):
+        for j in range(w):
+            r, g, b, _ = colormaps["RdBu"](float(scores[i, j]))
+            box = [j * cell_w, i * cell_h, (j + 1) * cell_w - 1, (i + 1) * cell_h - 1]
+            draw.rectangle(box, fill=(int(255 * r), int(255 * g), int(255 * b), 110), outline=(255, 255, 255, 90))
+            draw.text((box[0] + 3, box[1] + 2), f"{float(scores[i, j]):.2f}", fill=(255, 255, 0, 255), font=font)
+    return np.asarray(Image.alpha_composite(base, layer).convert("RGB"))
