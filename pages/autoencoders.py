@@ -217,7 +217,7 @@ def decode_point(model_name, method, z1, z2, thumbnails):
     decoded = get_model(model_name)["model"].decode(torch.as_tensor(code, dtype=torch.float32)[None]).detach()[0]
     near = view["thumbs"][nearest]
     picture = viz.labelled_strip({"decoded": _big(decoded),
-                                  f"nearest test image ({view['names'][view['labels'][nearest]]})":
+                                  f"nearest: {view['names'][view['labels'][nearest]]}":
                                   viz.upscale(near, 168 // near.shape[0])})
     return _draw(view, (z1, z2), thumbnails), picture, f"Decoded {how}."
 
