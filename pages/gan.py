@@ -29,7 +29,8 @@ PRESETS = {
 }
 MAX_ITERS = 5000  # per press of Train
 VIEW_POINTS = 400  # generated points drawn (a fixed z, so they move smoothly)
-RENDER_EVERY_S = 0.2  # the live view redraws at most this often
+RENDER_EVERY_S = 0.2  # the live picture redraws at most this often
+PLOTS_EVERY_S = 1.0  # ... and the loss and coverage plots at most this often
 RUNS: dict[str, dict] = {}  # browser session -> its 2D run (model, optimizers, history)
 MAX_SEED = 2**31 - 1
 LIVE_CAPS = dict(steps=600, batch=64)  # DCGAN live training
@@ -69,8 +70,9 @@ def _record(run, metrics) -> None:
     h["g_loss"].append(metrics.get("g_loss", h["g_loss"][-1] if h["g_loss"] else np.nan))
 
 
-def render(run) -> tuple:
-    """(the field figure, loss curves, coverage curve, status line) for the run as it is now."""
+def render(run, plots: bool = True) -> tuple:
+    """(the field picture, loss curves, coverage curve, status line) for the run as it is now; with plots=False the
+    two Plotly figures are left as they are (the browser redraws those more slowly than a picture)."""
     model, spec, h = run["model"], run["spec"], run["history"]
     model.eval()
     axis, field = gan.discriminator_field(model)
@@ -89,15 +91,22 @@ def render(run) -> tuple:
             h["covered"].append(c["modes_covered"])
             h["quality"].append(c["high_quality"])
         status += f" · **{c['modes_covered']} of 8 modes covered**, {c['high_quality']:.0%} of samples high quality"
-        coverage = go.Figure([go.Scatter(x=h["cov_it"], y=h["covered"], name="modes covered (of 8)", mode="lines+markers"),
-                              go.Scatter(x=h["cov_it"], y=[8 * q for q in h["quality"]], name="high-quality share × 8",
-                                         mode="lines", line=dict(dash="dot"))])
-        coverage.update_layout(title="Mode collapse, counted (2000 samples at each redraw)", height=300,
-                               margin=dict(l=40, r=10, t=40, b=30), template="plotly_white", xaxis_title="iteration",
-                               yaxis=dict(range=[0, 8.5]))
-    field_fig = viz.gan_field_figure(axis, field, real, points, pull,
-                                     f"{TOYS[run['dataset']]} · iteration {run['iteration']}",
-                                     "D score" if wgan else "D(x) = P(real)", zmid=0 if wgan else 0.5)
+        if plots:
+            coverage = go.Figure([go.Scatter(x=h["cov_it"], y=h["covered"], name="modes covered (of 8)", mode="lines+markers"),
+                                  go.Scatter(x=h["cov_it"], y=[8 * q for q in h["quality"]], name="high-quality share × 8",
+                                             mode="lines", line=dict(dash="dot"))])
+            coverage.update_layout(title="Mode collapse, counted (2000 samples at each redraw)", height=300,
+                                   margin=dict(l=40, r=10, t=40, b=30), template="plotly_white",
+                                   xaxis_title="iteration", yaxis=dict(range=[0, 8.5]))
+    if wgan:
+        reach = max(float(np.abs(field).max()), 1e-6)
+        zrange, name = (-reach, reach), "D's score (WGAN critic)"
+    else:
+        zrange, name = (0.0, 1.0), "D(x) = P(real)"
+    field_fig = viz.gan_field_image(axis, field, real, points, pull, f"{TOYS[run['dataset']]} · iteration {run['iteration']}",
+                                    name, zrange)
+    if not plots:
+        return field_fig, gr.update(), gr.update(), status
     losses = viz.loss_figure(h["it"], {"D loss": h["d_loss"], "G loss": h["g_loss"]}, "losses", log=False) \
         if h["it"] else go.Figure()
     return field_fig, losses, gr.update(value=coverage, visible=coverage is not None), status
@@ -108,7 +117,7 @@ def train2d(dataset, loss, lr, d_lr, d_steps, latent, seed, iters, request: gr.R
     """Train (or go on training) this session's 2D GAN, redrawing several times a second; Pause stops it."""
     iters = check_int(iters, "iterations", 1, MAX_ITERS)
     run = _run_for(request, dataset, loss, lr, d_lr, d_steps, latent, seed)
-    last = [0.0]
+    last = [0.0, 0.0]  # last redraw of the picture, of the plots
     yield render(run)
 
     def work(push, should_stop):
@@ -117,9 +126,11 @@ def train2d(dataset, loss, lr, d_lr, d_steps, latent, seed, iters, request: gr.R
             run["d_updates"] += run["spec"].d_steps
             run["g_updates"] += 1
             _record(run, metrics)
-            if time.perf_counter() - last[0] >= RENDER_EVERY_S or step == total:
-                last[0] = time.perf_counter()
-                push(render(run))
+            now = time.perf_counter()
+            if now - last[0] >= RENDER_EVERY_S or step == total:
+                plots = now - last[1] >= PLOTS_EVERY_S
+                last[0], last[1] = now, now if plots else last[1]
+                push(render(run, plots))
         return train(run["spec"], run["data"], iters, seed=run["key"][2] + run["iteration"], callback=callback,
                      should_stop=should_stop, resume=(run["model"], run["optimizers"]))
 
@@ -341,11 +352,12 @@ def build(page: gr.Blocks) -> None:
             with gr.Row():
                 dataset = gr.Dropdown([(v, k) for k, v in TOYS.items()], value="ring8", label="Data")
                 loss = gr.Dropdown([(v, k) for k, v in gan.LOSS_TITLES.items()], value="nonsaturating", label="Loss")
+                seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+            with gr.Row():
                 lr = gr.Number(1e-3, label="G learning rate")
                 d_lr = gr.Number(1e-3, label="D learning rate")
                 d_steps = gr.Slider(1, 10, value=1, step=1, label="D steps per G step")
                 latent = gr.Slider(1, 64, value=8, step=1, label="Latent size")
-                seed = gr.Number(0, precision=0, minimum=0, label="Seed")
             with gr.Row():
                 iters = gr.Slider(50, MAX_ITERS, value=2000, step=50, label="Iterations per press of Train")
                 covers = gr.Button("Preset: covers all modes", elem_id="gan-preset-covers")
@@ -358,8 +370,8 @@ def build(page: gr.Blocks) -> None:
                 reset = gr.Button("Reset", elem_id="gan-reset")
             status = gr.Markdown(elem_id="gan-status")
             with gr.Row():
-                field = gr.Plot(label="D over the plane, real (grey) and generated (red) points, G's next push (green)",
-                                elem_id="gan-field")
+                field = gr.Image(label="D over the plane, real (grey) and generated (red) points, G's next push (green)",
+                                 format="png", interactive=False, elem_id="gan-field")
                 with gr.Column():
                     losses = gr.Plot(label="Losses")
                     coverage = gr.Plot(label="Modes covered over training (ring of 8 only)")
@@ -436,7 +448,9 @@ def build(page: gr.Blocks) -> None:
             reset2d, settings, live_outputs, api_visibility="private")
     mc_button.click(collapse_side_by_side, [mc_iters, mc_seed], [mc_plot, mc_points, mc_table], api_name="gan_collapse")
     dc_button.click(dcgan_samples, [dc_n, dc_seed], [dc_image, dc_text], api_name="gan_samples")
-    page.load(dcgan_samples, [dc_n, dc_seed], [dc_image, dc_text], api_visibility="private")
+    page.load(lambda n, seed: dcgan_samples(n, seed) if "gan-fashion" in checkpoints.available() else
+              (None, "The DCGAN is not shipped in this copy: `python -m playground train gan-fashion` makes it."),
+              [dc_n, dc_seed], [dc_image, dc_text], api_visibility="private")
     ip_button.click(dcgan_interpolate, [ip_a, ip_b, ip_steps], ip_image, api_name="gan_interpolate")
     tr_button.click(dcgan_train, [tr_steps, tr_batch, tr_loss, tr_seed], [tr_text, tr_curve, tr_image], api_name="gan_train")
     tr_stop.click(stop_training, None, tr_text, api_visibility="private", queue=False)

@@ -130,8 +130,29 @@ def training_figures(steps: int = 30) -> dict[str, float]:
     return figures
 
 
+def gan_figures() -> dict[str, float]:
+    """The live 2D GAN view: training iterations per second, and what one redraw of the view costs."""
+    from . import gan, viz
+    from .train import train
+
+    spec = gan.GANSpec(network="mlp", batch_size=256, lr=1e-3, d_lr=1e-3)
+    ds = data.load("ring8", "train", n=4096)
+    stamps = {}
+    model, _ = train(spec, ds, 205, callback=lambda step, *_: stamps.__setitem__(step, time.perf_counter()))
+    z = torch.randn(400, spec.latent_dim)
+
+    def redraw():  # what the page computes per redraw: D on a 60×60 grid, G's push at 400 points, coverage, figure
+        axis, field = gan.discriminator_field(model)
+        points, pull = gan.generator_pull(model, spec, z)
+        gan.mode_coverage(model.sample(2000).numpy())
+        viz.gan_field_image(axis, field, ds.x[:800].numpy(), points, pull, "", "D", (0.0, 1.0))
+
+    return {"2D GAN training iterations/s (batch 256, 1 D + 1 G step)": 200 / (stamps[205] - stamps[5]),
+            "one redraw of the live 2D GAN view (ms)": _best_ms(redraw, repeat=10)}
+
+
 def run() -> None:
     print(f"machine: {machine()}")
-    for group in (forward_figures, sampling_figures, guidance_figures, training_figures):
+    for group in (forward_figures, sampling_figures, guidance_figures, gan_figures, training_figures):
         for name, value in group().items():
             print(f"{name:62s} {value:10.2f}", flush=True)

@@ -382,28 +382,42 @@ class LatentMap:
         return np.asarray(canvas)
 
 
-def gan_field_figure(axis: np.ndarray, field: np.ndarray, real: np.ndarray, fake: np.ndarray, pull: np.ndarray,
-                     title: str, field_name: str, zmid: float | None = None, arrow: float = 0.15) -> go.Figure:
-    """A 2D GAN at one moment: D's output as a heat map, real points (grey), generated points (red), and arrows for
-    the direction the next G step pushes each generated point (longest arrow `arrow` long; lengths relative)."""
-    fig = go.Figure(go.Heatmap(x=axis, y=axis, z=field, colorscale="RdBu", zmid=zmid, opacity=0.75,
-                               colorbar=dict(title=dict(text=field_name, side="right"), thickness=12)))
-    fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", name="real data",
-                               marker=dict(size=3, color="#555555")))
-    norms = np.linalg.norm(pull, axis=1)
-    tips = fake + pull * (arrow / max(float(norms.max()), 1e-12))
-    segments = np.full((3 * len(fake), 2), np.nan)
-    segments[0::3], segments[1::3] = fake, tips
-    fig.add_trace(go.Scatter(x=segments[:, 0], y=segments[:, 1], mode="lines", name="G's next push",
-                             line=dict(color="#2ca02c", width=1.5), hoverinfo="skip"))
-    fig.add_trace(go.Scattergl(x=fake[:, 0], y=fake[:, 1], mode="markers", name="generated G(z)",
-                               marker=dict(size=5, color="#d62728")))
+def gan_field_image(axis: np.ndarray, field: np.ndarray, real: np.ndarray, fake: np.ndarray, pull: np.ndarray,
+                    title: str, field_name: str, zrange: tuple[float, float], side: int = 440,
+                    arrow: float = 0.15) -> np.ndarray:
+    """A 2D GAN at one moment, as a picture (cheap to redraw several times a second): D's output over the plane as a
+    heat map (blue: high, red: low, on the fixed range `zrange`), real points (grey), generated points (red), and
+    arrows for the direction the next G step pushes each generated point (longest arrow `arrow` long)."""
+    from matplotlib import colormaps
+    lo, hi = zrange
+    colours = colormaps["RdBu"](np.clip((field - lo) / (hi - lo), 0, 1))[::-1, :, :3]  # row 0 = top = largest y
     limit = float(axis[-1])
-    fig.update_layout(title=title, height=480, margin=dict(l=30, r=10, t=40, b=30), template="plotly_white",
-                      legend=dict(orientation="h", y=-0.08), uirevision="keep")
-    fig.update_xaxes(range=[-limit, limit])
-    fig.update_yaxes(range=[-limit, limit], scaleanchor="x", scaleratio=1)
-    return fig
+    frame = LatentMap((-limit, limit), (-limit, limit), side=side, margin=40)
+    canvas = Image.new("RGB", (side + 60, side + 86), "white")
+    heat = Image.fromarray((colours * 255).astype(np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
+    canvas.paste(heat, (frame.margin, 8))
+    draw, font = ImageDraw.Draw(canvas), _font(12)
+    for x, y in real:
+        px, py = frame.to_pixel(x, y)
+        draw.ellipse([px - 1.5, py - 1.5, px + 1.5, py + 1.5], fill="#444444")
+    tips = fake + pull * (arrow / max(float(np.linalg.norm(pull, axis=1).max()), 1e-12))
+    shown = (np.abs(fake) <= limit).all(1)  # points off the plane are not drawn (the title counts them)
+    for (x, y), (tx, ty) in zip(fake[shown], np.clip(tips[shown], -limit, limit)):
+        draw.line([frame.to_pixel(x, y), frame.to_pixel(tx, ty)], fill="#1a9e1a", width=2)
+    for x, y in fake[shown]:
+        px, py = frame.to_pixel(x, y)
+        draw.ellipse([px - 2.5, py - 2.5, px + 2.5, py + 2.5], fill="#e01010")
+    for k in range(5):
+        v = -limit + k * limit / 2
+        px, py = frame.to_pixel(v, v)
+        draw.text((px - 10, side + 12), f"{v:.1f}", fill="#444444", font=font)
+        draw.text((4, py - 7), f"{v:.1f}", fill="#444444", font=font)
+    off = int((~shown).sum())
+    draw.text((frame.margin, side + 30), title + (f" · {off} generated points off the plane" if off else ""),
+              fill="black", font=font)
+    draw.text((frame.margin, side + 48), f"heat map: {field_name}, {lo:.3g} (red) … {hi:.3g} (blue)", fill="#444444", font=font)
+    draw.text((frame.margin, side + 66), "grey: real data · red: G(z) · green: G's next push", fill="#444444", font=font)
+    return np.asarray(canvas)
 
 
 def patch_overlay(x: torch.Tensor, scores: torch.Tensor, scale: int = 8) -> np.ndarray:
