@@ -203,7 +203,8 @@ class DCGenerator(nn.Module):
 
 class PatchDiscriminator(nn.Module):
     """Fully convolutional: (B, C, H, W) -> a (B, H/4, W/4) map of logits, one per patch of the image (each sees a
-    10×10 window); the image's logit is their mean (PatchGAN, Isola et al. 2017 §3.2.2)."""
+    26×26 window centred on its own 4×4 cell); the image's logit is their mean (PatchGAN, Isola et al. 2017 §3.2.2).
+    A smaller window (10×10 was tried) lets G fool D with locally plausible texture and no garment shape."""
 
     def __init__(self, spec: GANSpec, wrap):
         super().__init__()
@@ -211,6 +212,8 @@ class PatchDiscriminator(nn.Module):
         self.net = nn.Sequential(
             wrap(nn.Conv2d(spec.in_channels, w, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),
             wrap(nn.Conv2d(w, 2 * w, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),
+            wrap(nn.Conv2d(2 * w, 2 * w, 3, padding=1)), nn.LeakyReLU(0.2),
+            wrap(nn.Conv2d(2 * w, 2 * w, 3, padding=1)), nn.LeakyReLU(0.2),
             wrap(nn.Conv2d(2 * w, 1, 1)), Rearrange("b 1 h w -> b h w"))
 
     def patches(self, x: torch.Tensor) -> torch.Tensor:

@@ -101,7 +101,7 @@ def test_unknown_family_raises(tmp_path):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_checkpoint(name):
     model, spec, card = checkpoints.load(name)
-    assert card["name"] == name and card["family"] in ("ddpm", "classifier", "noisy-classifier", "autoencoder")
+    assert card["name"] == name and card["family"] in ("ddpm", "classifier", "noisy-classifier", "autoencoder", "gan")
     for key in ("command", "steps_trained", "wall_time_s", "final_loss", "metrics", "dataset"):
         assert key in card, key
     assert card["command"].startswith(f"python -m playground train {name}")
@@ -124,6 +124,11 @@ def test_shipped_checkpoint(name):
         assert mse < bound and abs(mse - card["metrics"]["test_mse_per_pixel"]) < 0.02
         if spec.kind == "vae":
             assert card["metrics"]["test_kl_nats"] > 0
+        return
+    if card["family"] == "gan":  # samples images in range; its card holds the measured figures
+        x = model.sample(4, torch.Generator().manual_seed(0))
+        assert x.shape == (4, spec.in_channels, spec.image_size, spec.image_size) and x.abs().max() <= 1
+        assert {"frechet_distance", "diversity", "confidence"} <= set(card["metrics"])
         return
     if spec.network == "mlp":
         shape = (4, 2)
