@@ -296,7 +296,7 @@ def patch_maps(label, index, seed):
     picture = viz.labelled_strip({f"real: {data.FASHION_CLASSES[label]} (mean {scores[0].mean():.2f})":
                                   viz.patch_overlay(real, scores[0]),
                                   f"generated, seed {seed} (mean {scores[1].mean():.2f})": viz.patch_overlay(fake, scores[1])})
-    return picture, (f"Each cell is one patch's P(real) = σ(D's patch logit); a patch sees a 10×10 window of the image. "
+    return picture, (f"Each cell is one patch's P(real) = σ(D's patch logit); a patch sees a 26×26 window centred on its 4×4 cell. "
                      f"The image's score is the mean: real {scores[0].mean():.2f}, generated {scores[1].mean():.2f}. "
                      f"Cells above 0.5 (blue) look real to D, cells below (red) look fake.")
 
