@@ -66,7 +66,7 @@ def cmd_train(args) -> int:
     command = f"python -m playground train {args.name}" + (f" --steps {steps}" if args.steps else "")
     path = checkpoints.save(model, recipe.spec, args.name, Path(args.out), dataset=recipe.dataset, summary=recipe.summary,
                             data_source=dataset.source, steps_trained=len(history["step"]),
-                            wall_time_s=round(history["wall_time_s"], 1), final_loss=final.get("loss"),
+                            wall_time_s=round(history["wall_time_s"], 1), final_loss=final.get("loss", final.get("g_loss")),
                             final_metrics_last_100_steps=final, metrics=metrics, seed=recipe.seed, command=command,
                             torch=torch.__version__, threads=torch.get_num_threads())
     print(json.dumps(metrics, indent=2))
