@@ -16,12 +16,12 @@ import torch
 from playground import autoencoders as ae
 from playground import checkpoints, data, viz
 from playground.autoencoders import AutoencoderSpec
-from playground.evaluate import prior_quality
-from playground.metrics import diversity, features_and_probs
+from playground.evaluate import unconditional_quality
+from playground.metrics import features_and_probs
 from playground.train import train
 
-from .common import (about, check_choice, check_float, check_int, in_thread, metric_classifier, real_data,
-                     stop_training, stoppable, user_errors)
+from .common import (MAX_SEED, about, check_choice, check_float, check_int, in_thread, keep, metric_classifier,
+                     real_data, shipped, stop_training, stoppable, upload_path, user_errors)
 
 TRIO = {"ae-fashion": "AE", "dae-fashion": "denoising AE", "vae-fashion": "VAE"}
 SHIPPED = {"ae2-fashion": "AE · 2-D latent", "vae2-fashion": "VAE β = 1 · 2-D latent",
@@ -29,7 +29,6 @@ SHIPPED = {"ae2-fashion": "AE · 2-D latent", "vae2-fashion": "VAE β = 1 · 2-D
            "vae-fashion": "VAE β = 1 · 16-D latent", "vae-fashion-lowbeta": "VAE β = 0.1 · 16-D latent"}
 USER_MODELS: OrderedDict[str, dict] = OrderedDict()  # model id -> a model someone trained here (last 32)
 LIVE_CAPS = {"fashion": dict(steps=2000, batch=256), "digits": dict(steps=4000, batch=256)}
-MAX_SEED = 2**31 - 1
 MAP_POINTS = 1000  # test images on a latent map
 SCALE = 6  # on-screen pixels per image pixel (28 -> 168)
 METHODS = {"PCA (a linear projection; any point of the plane decodes)": "pca",
@@ -38,20 +37,12 @@ METHODS = {"PCA (a linear projection; any point of the plane decodes)": "pca",
 
 # ---- models ----------------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=8)
-def _shipped(name: str) -> dict:
-    if name not in checkpoints.available():
-        raise gr.Error(f"The model {name!r} is not shipped in this copy; create it with "
-                       f"`python -m playground train {name}`.")
-    model, spec, card = checkpoints.load(name)
-    return {"model": model, "spec": spec, "card": card, "label": SHIPPED.get(name, name)}
-
-
 def get_model(name) -> dict:
     if isinstance(name, str) and name.startswith("user:") and name[5:] in USER_MODELS:
         return USER_MODELS[name[5:]]
     check_choice(name, "model", list(SHIPPED))
-    return _shipped(name)
+    model, spec, card = shipped(name)
+    return {"model": model, "spec": spec, "card": card, "label": SHIPPED[name]}
 
 
 def model_choices(my_models=()) -> list[tuple[str, str]]:
@@ -81,9 +72,9 @@ def pick_image(source, label, index, upload) -> tuple[torch.Tensor, str]:
     """A (1, 28, 28) image in [-1, 1] and a line saying what it is."""
     check_choice(source, "source", ["Fashion-MNIST", "upload"])
     if source == "upload":
-        if not upload:
+        path = upload_path(upload)
+        if path is None:
             raise gr.Error("Choose an image file to upload first.")
-        path = upload if isinstance(upload, str) else getattr(upload, "path", None) or upload.get("path")
         try:
             x, inverted = _upload(path)
         except data.ImageError as err:
@@ -247,15 +238,6 @@ def manifold(model_name, method, n):
 
 # ---- the prior, the reparameterisation, interpolation, β --------------------------------------------------
 
-def _prior_figures(model, n, seed) -> tuple[torch.Tensor, dict | None]:
-    samples = ae.prior_samples(model, n, torch.Generator().manual_seed(seed))
-    classifier = metric_classifier()
-    if classifier is None:
-        return samples, None
-    feats, probs = features_and_probs(classifier, samples)
-    return samples, {"confidence": float(probs.max(1).mean()), "diversity": diversity(feats)}
-
-
 @user_errors
 def prior(n, seed):
     """z ~ N(0, I) decoded by the AE and by the VAE (the same z for both), with measured figures."""
@@ -265,7 +247,8 @@ def prior(n, seed):
     real = real_data("fashion", "test", 1000)
     for name in ("ae-fashion", "vae-fashion"):
         entry = get_model(name)
-        samples, live = _prior_figures(entry["model"], n, seed)
+        samples = ae.prior_samples(entry["model"], n, torch.Generator().manual_seed(seed))
+        live = unconditional_quality(samples, metric_classifier(), real.subset(torch.arange(n))) if metric_classifier() else None
         grids.append(viz.labelled_grid(samples, 8, [""] * ((n + 7) // 8), f"{entry['label']}: decode(z), z ~ N(0, I)", scale=2))
         card = entry["card"]["metrics"]
         codes = ae.latents(entry["model"], real.x[:500])
@@ -424,9 +407,7 @@ def train_live(kind, dataset, latent_dim, beta, noise, mask, steps, batch, lr, s
             model_id = uuid.uuid4().hex[:12]
             title = (f"yours: {ae.KIND_TITLES[kind]}, {latent_dim}-D, {dataset}"
                      + (f", β = {spec.beta:g}" if kind == "vae" else "") + f", {len(run['step'])} steps ({model_id[:4]})")
-            USER_MODELS[model_id] = {"model": model, "spec": spec, "card": {}, "label": title}
-            while len(USER_MODELS) > 32:
-                USER_MODELS.popitem(last=False)
+            keep(USER_MODELS, model_id, {"model": model, "spec": spec, "card": {}, "label": title}, 32)
             mine = [*(my_models or []), (title, f"user:{model_id}")]
             stopped = " (stopped early; the model so far is kept)" if run["stopped_early"] else ""
             yield (f"Done: {len(run['step'])} steps in {run['wall_time_s']:.1f} s{stopped}. Explore it in the "

@@ -14,6 +14,9 @@ import gradio as gr
 from playground import checkpoints, data
 
 
+MAX_SEED = 2**31 - 1  # the largest seed a page accepts
+
+
 def check_int(value, name: str, lo: int, hi: int) -> int:
     """An integer in [lo, hi] (a whole float such as 3.0 counts, as sliders send floats)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value == int(value)
@@ -124,6 +127,30 @@ def stop_training(request: gr.Request = None) -> str:
         return "Nothing is training."
     event.set()
     return "Stopping after this step… the model trained so far is kept."
+
+
+@functools.lru_cache(maxsize=32)
+def shipped(name: str):
+    """(model, spec, card) of a shipped checkpoint, loaded once per process; a clear message if it is missing."""
+    if name not in checkpoints.available():
+        raise gr.Error(f"The model {name!r} is not shipped in this copy; create it with "
+                       f"`python -m playground train {name}`.")
+    return checkpoints.load(name)
+
+
+def keep(store, key, value, limit: int):
+    """Put value in an OrderedDict that holds at most `limit` items (the oldest go first); returns key."""
+    store[key] = value
+    while len(store) > limit:
+        store.popitem(last=False)
+    return key
+
+
+def upload_path(upload) -> str | None:
+    """The file path of a gr.File value (a path, a FileData or its dict), or None when nothing was uploaded."""
+    if not upload:
+        return None
+    return upload if isinstance(upload, str) else getattr(upload, "path", None) or upload.get("path")
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,14 +14,13 @@ from playground import data, viz
 from playground.diffusion import SCHEDULE_CITATIONS, SCHEDULES, closed_form_vs_iterated, make_schedule
 from playground.diffusion.forward import noise_at, noising_trajectory
 
-from .common import about, check_choice, check_int, user_errors
+from .common import MAX_SEED, about, check_choice, check_int, upload_path, user_errors
 
 SOURCES = {"Fashion-MNIST": "fashion", "digits": "digits", "shapes": "shapes", "upload": "upload"}
 T_CHOICES = (50, 100, 250, 500, 1000)
 STRIP_FRAMES = 9
 PLAY_FPS = 15
 GIF_FRAMES = 60
-MAX_SEED = 2**31 - 1
 VIEW_SIDE = 224  # pixels on screen for one image
 
 
@@ -44,9 +43,9 @@ def pick_x0(source, label, index, upload) -> tuple[torch.Tensor, str]:
     """The clean image x_0, (C, H, W) in [-1, 1], and a line saying what it is."""
     check_choice(source, "source", list(SOURCES))
     if SOURCES[source] == "upload":
-        if not upload:
+        path = upload_path(upload)
+        if path is None:
             raise UploadProblem("Choose an image file to upload first.")
-        path = upload if isinstance(upload, str) else getattr(upload, "path", None) or upload.get("path")
         try:
             return _upload(path), "your upload, centre-cropped and resized to 32×32 RGB"
         except data.ImageError as err:

@@ -18,8 +18,8 @@ from playground.evaluate import unconditional_quality
 from playground.gan import GANSpec
 from playground.train import train
 
-from .common import (TRAINING_STOPS, about, check_choice, check_float, check_int, in_thread, metric_classifier, real_data,
-                     session_of, stop_training, stoppable, user_errors)
+from .common import (MAX_SEED, TRAINING_STOPS, about, check_choice, check_float, check_int, in_thread, metric_classifier,
+                     real_data, session_of, shipped, stop_training, stoppable, user_errors)
 
 TOYS = {"ring8": "ring of 8 Gaussians", "moons": "two moons", "swissroll": "swiss roll", "checkerboard": "checkerboard"}
 # Two settings a teacher can show in class; measured on ring8 with seed 0 (README, "Mode collapse, measured").
@@ -32,7 +32,6 @@ VIEW_POINTS = 400  # generated points drawn (a fixed z, so they move smoothly)
 RENDER_EVERY_S = 0.2  # the live picture redraws at most this often
 PLOTS_EVERY_S = 1.0  # ... and the loss and coverage plots at most this often
 RUNS: dict[str, dict] = {}  # browser session -> its 2D run (model, optimizers, history)
-MAX_SEED = 2**31 - 1
 LIVE_CAPS = dict(steps=600, batch=64)  # DCGAN live training
 
 
@@ -207,20 +206,12 @@ def collapse_side_by_side(iters, seed, progress=gr.Progress()):
 
 # ---- DCGAN on Fashion-MNIST -------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=4)
-def _shipped(name: str):
-    if name not in checkpoints.available():
-        raise gr.Error(f"The model {name!r} is not shipped in this copy; create it with "
-                       f"`python -m playground train {name}`.")
-    return checkpoints.load(name)
-
-
 @user_errors
 def dcgan_samples(n, seed):
     """A grid of samples from a fixed latent grid (the seed fixes z), with the card's measured figures."""
     n = check_int(n, "number of samples", 1, 100)
     seed = check_int(seed, "seed", 0, MAX_SEED)
-    model, _, card = _shipped("gan-fashion")
+    model, _, card = shipped("gan-fashion")
     x = model.sample(n, torch.Generator().manual_seed(seed))
     m = card["metrics"]
     text = (f"Measured on {m.get('eval_samples', 1000)} samples (the checkpoint's card): Fréchet distance "
@@ -235,7 +226,7 @@ def dcgan_samples(n, seed):
 def dcgan_interpolate(seed_a, seed_b, steps):
     """G((1 − λ) z_a + λ z_b): a GAN's latent space is smooth too."""
     steps = check_int(steps, "steps", 3, 16)
-    model, spec, _ = _shipped("gan-fashion")
+    model, spec, _ = shipped("gan-fashion")
     z = torch.stack([model.noise(1, torch.Generator().manual_seed(check_int(s, "seed", 0, MAX_SEED)))[0]
                      for s in (seed_a, seed_b)])
     lam = torch.linspace(0, 1, steps).unsqueeze(1)
@@ -279,7 +270,7 @@ def dcgan_train(steps, batch, loss, seed, request: gr.Request = None):
             _, run = update
             stopped = " (stopped early)" if run["stopped_early"] else ""
             yield (f"Done: {len(run['step'])} steps in {run['wall_time_s']:.1f} s{stopped}. The shipped model had "
-                   f"{_shipped('gan-fashion')[2]['steps_trained']}.", gr.update(), gr.update())
+                   f"{shipped('gan-fashion')[2]['steps_trained']}.", gr.update(), gr.update())
 
 
 @user_errors
@@ -288,7 +279,7 @@ def patch_maps(label, index, seed):
     label = check_int(label, "class", 0, 9)
     index = check_int(index, "index", 0, data.class_count("fashion", label) - 1)
     seed = check_int(seed, "seed", 0, MAX_SEED)
-    model, _, _ = _shipped("gan-fashion")
+    model, _, _ = shipped("gan-fashion")
     real, _ = data.example("fashion", label, index)
     fake = model.sample(1, torch.Generator().manual_seed(seed))[0]
     with torch.no_grad():
@@ -310,10 +301,10 @@ def compare_families(n, seed, progress=gr.Progress()):
     if classifier is None:
         raise gr.Error("The metric classifier (classifier-fashion) is not shipped, so nothing can be measured.")
     g = torch.Generator().manual_seed(seed)
-    samples = {"GAN (DCGAN)": _shipped("gan-fashion")[0].sample(n, g),
-               "VAE: decode(z ~ N(0, I))": autoencoders.prior_samples(_shipped("vae-fashion")[0], n, g)}
+    samples = {"GAN (DCGAN)": shipped("gan-fashion")[0].sample(n, g),
+               "VAE: decode(z ~ N(0, I))": autoencoders.prior_samples(shipped("vae-fashion")[0], n, g)}
     progress(0.3, desc="DDPM: 25 DDIM steps")
-    ddpm, spec, _ = _shipped("ddpm-fashion-cosine")
+    ddpm, spec, _ = shipped("ddpm-fashion-cosine")
     null = torch.full((n,), spec.num_classes)  # the null class: no label, as trained with label dropout
     samples["DDPM (DDIM-25, no class)"] = sample(ddpm, make_schedule(spec.schedule, spec.num_steps),
                                                  torch.randn(n, 1, 28, 28, generator=g), "ddim", 25, y=null, generator=g)

@@ -16,9 +16,8 @@ from PIL import Image
 from playground import checkpoints, data, guidance, viz
 from playground.diffusion import make_schedule
 
-from .common import about, check_choice, check_int, in_thread, metric_classifier, real_data, user_errors
+from .common import MAX_SEED, about, check_choice, check_int, in_thread, keep, metric_classifier, real_data, user_errors
 
-MAX_SEED = 2**31 - 1
 MAX_PER_SCALE = 200  # samples per scale when measuring
 MAX_STEPS_DDIM = 200  # DDIM steps allowed here (DDPM runs all T)
 # dataset -> (class-conditional denoiser trained with label dropout, noise-aware classifier of the same schedule)
@@ -134,10 +133,8 @@ def build_grids(dataset, label, scales_text, n_seeds, first_seed, sampler, steps
             else:
                 yield update
     grid_id = uuid.uuid4().hex
-    GRIDS[grid_id] = {"dataset": dataset, "label": label, "scales": scales, "seeds": seeds, "trajectories": results,
-                      "seconds": time.perf_counter() - began, "sampler": results["cfg"].sampler}
-    while len(GRIDS) > 8:
-        GRIDS.popitem(last=False)
+    keep(GRIDS, grid_id, {"dataset": dataset, "label": label, "scales": scales, "seeds": seeds, "trajectories": results,
+                          "seconds": time.perf_counter() - began, "sampler": results["cfg"].sampler}, 8)
     figure = gr.update()
     if setup["is_2d"]:
         panels = {**_points_panels(results["cfg"], scales, seeds, "cfg"),

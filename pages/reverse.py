@@ -20,9 +20,9 @@ from playground.metrics import class_fidelity, features_and_probs, sliced_wasser
 from playground.nn import MLPConfig, UNetConfig
 from playground.train import train
 
-from .common import about, check_choice, check_float, check_int, in_thread, metric_classifier, stop_training, stoppable, user_errors
+from .common import (MAX_SEED, about, check_choice, check_float, check_int, in_thread, keep, metric_classifier, shipped,
+                     stop_training, stoppable, user_errors)
 
-MAX_SEED = 2**31 - 1
 MAX_IMAGES, MAX_POINTS = 64, 2000
 DDIM_ROW = (5, 10, 20, 50, 100)
 RUNS: OrderedDict[str, dict] = OrderedDict()  # run id -> recorded trajectory and what made it (last 16 runs)
@@ -33,9 +33,8 @@ DATASET_TITLES = {"fashion": "Fashion-MNIST", **data.toy2d.TOY2D_TITLES}
 
 # ---- models: shipped checkpoints and the ones users train here ------------------------------
 
-@functools.lru_cache(maxsize=32)
 def _shipped(name: str):
-    model, spec, card = checkpoints.load(name)
+    model, spec, card = shipped(name)
     return {"model": model, "spec": spec, "dataset": card["dataset"], "label": card.get("summary", name),
             "card": card}
 
@@ -120,10 +119,8 @@ def generate(model_name, seed, sampler, steps, eta, n, label):
         if done:
             trajectory = update
             run_id = uuid.uuid4().hex
-            RUNS[run_id] = {"trajectory": trajectory, "model": model_name, "entry": entry, "y": y, "seed": seed,
-                            "seconds": time.perf_counter() - began}
-            while len(RUNS) > 16:
-                RUNS.popitem(last=False)
+            keep(RUNS, run_id, {"trajectory": trajectory, "model": model_name, "entry": entry, "y": y, "seed": seed,
+                                "seconds": time.perf_counter() - began}, 16)
             final = trajectory.final
             text = (f"Done: {trajectory.sampler}, {len(trajectory) - 1} recorded steps in "
                     f"{RUNS[run_id]['seconds']:.1f} s. Scrub through them below.")
@@ -378,9 +375,7 @@ def _train_updates(work, show, stop, dataset, schedule, spec, my_models):
         model_id = uuid.uuid4().hex[:12]
         done = len(run_history["step"])
         title = f"yours: {DATASET_TITLES[dataset]} · {schedule} · {done} steps ({model_id[:4]})"
-        USER_MODELS[model_id] = {"model": model, "spec": spec, "dataset": dataset, "label": title, "card": {}}
-        while len(USER_MODELS) > 32:
-            USER_MODELS.popitem(last=False)
+        keep(USER_MODELS, model_id, {"model": model, "spec": spec, "dataset": dataset, "label": title, "card": {}}, 32)
         mine = [*(my_models or []), (title, f"user:{model_id}")]
         stopped = " (stopped early; the model so far is kept)" if run_history["stopped_early"] else ""
         yield (f"Done: {done} steps in {run_history['wall_time_s']:.1f} s{stopped}. It is now in the model "
@@ -436,7 +431,7 @@ def build(page: gr.Blocks) -> None:
                 go_button = gr.Button("Generate", variant="primary", elem_id="reverse-generate")
                 stop_button = gr.Button("Stop")
             progress_text = gr.Markdown()
-            with gr.Row() as live_images:
+            with gr.Row():
                 live = gr.Image(label="Live: x_t as sampling runs", format="png", interactive=False, height=320)
                 live_2d = gr.Plot(label="Live: the points as sampling runs")
             run_id = gr.Textbox(visible=False)

@@ -1,7 +1,5 @@
 import os
 import socket
-import threading
-import time
 
 import pytest
 
