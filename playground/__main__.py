@@ -57,18 +57,27 @@ def cmd_train(args) -> int:
         classifier = checkpoints.load("classifier-fashion")[0] if "classifier-fashion" in checkpoints.available() else None
         quality = evaluate.autoencoder_quality if recipe.spec.family == "autoencoder" else evaluate.gan_quality
         metrics = quality(model, recipe.spec, classifier)
+    elif recipe.spec.family in ("vq", "token-prior"):
+        classifier = checkpoints.load("classifier-fashion")[0] if "classifier-fashion" in checkpoints.available() else None
+        quality = evaluate.vq_quality if recipe.spec.family == "vq" else evaluate.token_prior_quality
+        metrics = quality(model, recipe.spec, classifier)
     elif recipe.spec.network == "mlp":
         metrics = evaluate.toy_quality(model, recipe.spec, recipe.dataset)
     elif "classifier-fashion" in checkpoints.available():
         classifier, _, _ = checkpoints.load("classifier-fashion")
         metrics = evaluate.fashion_quality(model, recipe.spec, classifier)
     final = {k: float(np.mean(v[-100:])) for k, v in history.items() if isinstance(v, list) and k != "step"}
+    curves = {}
+    if recipe.spec.family == "vq":  # how the codebook's health moved during training, per 50 steps
+        curves = {k: [float(np.mean(v[i:i + 50])) for i in range(0, len(v), 50)] for k, v in history.items()
+                  if k in ("recon", "perplexity", "codes_used", "dead_codes", "commitment", "codebook")}
+        curves["step"] = [min(i + 50, len(history["step"])) for i in range(0, len(history["step"]), 50)]
     command = f"python -m playground train {args.name}" + (f" --steps {steps}" if args.steps else "")
     path = checkpoints.save(model, recipe.spec, args.name, Path(args.out), dataset=recipe.dataset, summary=recipe.summary,
                             data_source=dataset.source, steps_trained=len(history["step"]),
                             wall_time_s=round(history["wall_time_s"], 1), final_loss=final.get("loss", final.get("g_loss")),
                             final_metrics_last_100_steps=final, metrics=metrics, seed=recipe.seed, command=command,
-                            torch=torch.__version__, threads=torch.get_num_threads())
+                            torch=torch.__version__, threads=torch.get_num_threads(), **({"curves": curves} if curves else {}))
     print(json.dumps(metrics, indent=2))
     print(f"wrote {path} and its .safetensors")
     return 0

@@ -23,7 +23,10 @@ def _families() -> dict:
     from .diffusion.classifier import NoisyClassifierSpec
     from .gan import GANSpec
     from .metrics import ClassifierSpec
-    return {"ddpm": DiffusionSpec, "autoencoder": AutoencoderSpec, "gan": GANSpec, "classifier": ClassifierSpec, "noisy-classifier": NoisyClassifierSpec}
+    from .prior import TokenPriorSpec
+    from .vq import VQSpec
+    return {"ddpm": DiffusionSpec, "autoencoder": AutoencoderSpec, "gan": GANSpec, "classifier": ClassifierSpec,
+            "noisy-classifier": NoisyClassifierSpec, "vq": VQSpec, "token-prior": TokenPriorSpec}
 
 
 def available(folder: Path = CHECKPOINTS) -> list[str]:

@@ -1,9 +1,11 @@
 """The figures a checkpoint card records, measured from samples (never from a table)."""
 from __future__ import annotations
 
+import math
+
 import torch
 
-from . import autoencoders, data
+from . import autoencoders, data, prior, vq
 from .diffusion import make_schedule
 from .diffusion.samplers import sample
 from .metrics import class_fidelity, diversity, features_and_probs, frechet_distance, sliced_wasserstein
@@ -85,3 +87,38 @@ def gan_quality(model, spec, classifier=None, n: int = 1000, seed: int = 0) -> d
     if classifier is None:
         return {}
     return {**unconditional_quality(samples, classifier, data.load("fashion", "test", n=n, seed=seed)), "eval_samples": n}
+
+
+@torch.no_grad()
+def vq_quality(model, spec, classifier=None, seed: int = 0) -> dict:
+    """Codebook health and reconstruction on the whole test set: perplexity of code usage, dead codes (never
+    used), mean squared error per pixel through the tokens; and how far k-means gets on the same z_e."""
+    test = data.load(spec.dataset, "test")
+    use = vq.usage(model, test.x)
+    out = {"test_perplexity": use["perplexity"], "test_dead_codes": use["dead_codes"],
+           "test_mse_per_pixel": use["test_mse_per_pixel"], "eval_images": len(test)}
+    out.update({f"distortion_{k}": v for k, v in vq.kmeans_distortion(model, test.x[:200], seed).items()})
+    return out
+
+
+@torch.no_grad()
+def token_prior_quality(model, spec, classifier=None, n: int = 1000, seed: int = 0) -> dict:
+    """Test negative log-likelihood of the true tokens (nats per token, and bits per image next to the uniform
+    log₂K bits per token), and — with the metric classifier — n samples of "any class" (T = 1, all tokens)
+    against real images, and the class accuracy of 50 samples per class."""
+    tokenizer = prior.tokenizer(spec.vq)
+    test = data.load(spec.dataset, "test", n=n, seed=seed)
+    t = vq.tokens(tokenizer, test.x)
+    nats = prior.nll(model, t, test.y)
+    out = {"test_nll_nats_per_token": nats, "test_nll_any_class": prior.nll(model, t),
+           "test_bits_per_image": nats * spec.length / math.log(2), "uniform_bits_per_image": spec.length * math.log2(spec.codebook_size),
+           "eval_images": n}
+    if classifier is None:
+        return out
+    g = torch.Generator().manual_seed(seed)
+    samples = vq.decode_tokens(tokenizer, prior.sample(model, n, generator=g))
+    out.update({f"samples_{k}": v for k, v in unconditional_quality(samples, classifier, test).items()})
+    labels = torch.arange(10).repeat_interleave(50)
+    cond = torch.cat([vq.decode_tokens(tokenizer, prior.sample(model, 50, label=k, generator=g)) for k in range(10)])
+    out["class_accuracy"] = float((features_and_probs(classifier, cond)[1].argmax(1) == labels).float().mean())
+    return out

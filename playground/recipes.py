@@ -10,6 +10,8 @@ from .diffusion.classifier import NoisyClassifierSpec
 from .gan import GANSpec
 from .metrics import ClassifierSpec
 from .nn import MLPConfig, UNetConfig
+from .prior import TokenPriorSpec
+from .vq import VQSpec
 
 
 @dataclass
@@ -65,6 +67,20 @@ AUTOENCODERS = {
     "vae2-fashion": _autoencoder("vae", 2, "VAE, β = 1", steps=3000, beta=1.0),
 }
 
+def _vq(what: str, steps: int = 3000, **spec) -> Recipe:
+    spec = VQSpec(width=16, **spec)
+    return Recipe(spec, "fashion", steps=steps, summary=f"{what}, K = {spec.codebook_size} codes of D = {spec.code_dim}, "
+                                                       f"{spec.grid}×{spec.grid} tokens, Fashion-MNIST")
+
+
+VQS = {
+    "vq-fashion": _vq("VQ-VAE, EMA codebook + dead-code restarts", codebook_size=64),
+    "vq-k16-fashion": _vq("VQ-VAE, EMA codebook + dead-code restarts", codebook_size=16),
+    "vq-k512-fashion": _vq("VQ-VAE, EMA codebook + dead-code restarts", codebook_size=512),
+    "vq-k512-plain-fashion": _vq("VQ-VAE, plain codebook loss, no restarts", codebook_size=512, ema=False, restart=False),
+    "dvae-fashion": _vq("dVAE, Gumbel-softmax relaxation (τ 1 → 0.1)", quantizer="gumbel", codebook_size=64),
+}
+
 GUIDED_TOYS = {"ring8": 8, "moons": 2}  # labelled toy sets with guidance models (name: classes)
 
 RECIPES: dict[str, Recipe] = {
@@ -79,6 +95,10 @@ RECIPES: dict[str, Recipe] = {
     "gan-fashion": Recipe(GANSpec(network="dcgan", loss="nonsaturating", latent_dim=32, width=32, batch_size=64,
                                   lr=2e-4, d_lr=2e-4, adam_beta1=0.5), "fashion", steps=3000,
                           summary="DCGAN with a patch discriminator, non-saturating loss, Fashion-MNIST"),
+    **VQS,
+    "prior-fashion": Recipe(TokenPriorSpec(vq="vq-fashion", codebook_size=64, grid=7), "fashion", steps=4000,
+                            summary="causal transformer prior over vq-fashion's 7×7 tokens, class token first "
+                                    "(10% “any class”)"),
     "classifier-fashion": Recipe(ClassifierSpec(), "fashion", steps=1500,
                                  summary="metric classifier / feature net on real Fashion-MNIST"),
 }
