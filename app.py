@@ -14,7 +14,7 @@ import argparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from pages import autoencoders, forward, gan, guidance, home, reverse  # noqa: E402
+from pages import autoencoders, forward, gan, guidance, home, reverse, vq  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
 PAGES = [
@@ -22,6 +22,11 @@ PAGES = [
          teaches="Squeeze Fashion-MNIST through a 16-D or 2-D bottleneck: reconstructions with error maps, a denoising "
                  "AE undoing noise and masking, clickable latent maps, z ~ N(0, I) decoded by an AE and a VAE (measured), "
                  "the reparameterisation trick, interpolation, the β trade-off, and training your own."),
+    dict(route="/vq", title="VQ-VAE", module=vq, family="VQ-VAE, dVAE, token prior",
+         teaches="An image as a 7×7 grid of tokens you can hover and edit; encoder outputs snapping to their nearest "
+                 "code (k-means, measured); codebook health (perplexity, dead codes) for a plain codebook against "
+                 "EMA + restarts; K = 16, 64, 512; a transformer prior writing images token by token with temperature "
+                 "and top-k; DALL·E's Gumbel-softmax dVAE; and training your own."),
     dict(route="/gan", title="GANs", module=gan, family="GAN (MLP, DCGAN, patch discriminator)",
          teaches="Train a 2D GAN live: D as a heat map, G's push as arrows, pause and single D / G steps, four losses. "
                  "Mode collapse counted on the ring of 8 Gaussians with two presets; a DCGAN on Fashion-MNIST, its "

@@ -20,8 +20,8 @@ from playground.evaluate import unconditional_quality
 from playground.metrics import features_and_probs
 from playground.train import train
 
-from .common import (MAX_SEED, about, check_choice, check_float, check_int, in_thread, keep, metric_classifier,
-                     real_data, shipped, stop_training, stoppable, upload_path, user_errors)
+from .common import (MAX_SEED, about, check_choice, check_float, check_int, image_picker, in_thread, keep,
+                     metric_classifier, pick_image, real_data, shipped, stop_training, stoppable, user_errors)
 
 TRIO = {"ae-fashion": "AE", "dae-fashion": "denoising AE", "vae-fashion": "VAE"}
 SHIPPED = {"ae2-fashion": "AE · 2-D latent", "vae2-fashion": "VAE β = 1 · 2-D latent",
@@ -56,34 +56,6 @@ def _class_names(dataset: str) -> list[str]:
 def _big(x: torch.Tensor) -> np.ndarray:
     """One (C, H, W) image as an upscaled (H', W', 3) uint8 picture."""
     return viz.upscale(viz.to_uint8(x), viz.fit_scale(x.shape[-1], 168))
-
-
-# ---- choosing an image -------------------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=16)
-def _upload(path: str) -> tuple[torch.Tensor, bool]:
-    x = data.load_image(path, size=28, channels=1)
-    border = torch.cat([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], dim=-1)
-    inverted = bool(border.mean() > 0)  # Fashion-MNIST is light on black: flip dark-on-light pictures
-    return (-x if inverted else x), inverted
-
-
-def pick_image(source, label, index, upload) -> tuple[torch.Tensor, str]:
-    """A (1, 28, 28) image in [-1, 1] and a line saying what it is."""
-    check_choice(source, "source", ["Fashion-MNIST", "upload"])
-    if source == "upload":
-        path = upload_path(upload)
-        if path is None:
-            raise gr.Error("Choose an image file to upload first.")
-        try:
-            x, inverted = _upload(path)
-        except data.ImageError as err:
-            raise gr.Error(f"{err}. Try another file.") from None
-        return x, ("your upload, centre-cropped to 28×28 gray" +
-                   (", and inverted (light on black, like Fashion-MNIST)" if inverted else ""))
-    label = check_int(label, "class", 0, 9)
-    index = check_int(index, "index", 0, data.class_count("fashion", label) - 1)
-    return data.example("fashion", label, index)
 
 
 # ---- reconstruct, corrupt and restore ----------------------------------------------------------------------
@@ -425,19 +397,6 @@ ABOUT = ("An **autoencoder** squeezes a 28×28 image (784 numbers) through a bot
          "below shows one of these claims with the shipped models, measured.")
 
 
-def _image_picker(prefix: str, default_label: int = 0):
-    with gr.Row():
-        source = gr.Radio(["Fashion-MNIST", "upload"], value="Fashion-MNIST", label="Image", scale=2)
-        label = gr.Dropdown([(c, k) for k, c in enumerate(data.FASHION_CLASSES)], value=default_label,
-                            label="Class", scale=2)
-        index = gr.Number(0, precision=0, minimum=0, label="Index in its class (test set)", scale=1)
-        upload = gr.File(label="Your image: any format, mode or size", type="filepath", visible=False, scale=3,
-                         elem_id=f"{prefix}-upload")
-    source.change(lambda s: (gr.update(visible=s == "upload"), gr.update(visible=s != "upload"),
-                             gr.update(visible=s != "upload")), source, [upload, label, index], api_visibility="private")
-    return source, label, index, upload
-
-
 def build(page: gr.Blocks) -> None:
     about("Autoencoders: AE, denoising AE and VAE", ABOUT,
           "$\\mathcal{L}_{\\text{VAE}} = \\lVert x - D(z) \\rVert^2 + \\beta\\,\\mathrm{KL}\\big(N(\\mu, \\sigma^2)\\,"
@@ -450,7 +409,7 @@ def build(page: gr.Blocks) -> None:
         with gr.Tab("Reconstruct", id="reconstruct"):
             gr.Markdown("One image through all three shipped models (16-D codes). Top: the reconstruction x̂ = D(E(x)); "
                         "bottom: where it is wrong.")
-            rec = _image_picker("ae-rec")
+            rec = image_picker("ae-rec")
             rec_button = gr.Button("Reconstruct", variant="primary", elem_id="ae-reconstruct")
             rec_image = gr.Image(label="Input, then each model's reconstruction over its error map", format="png",
                                  interactive=False, elem_id="ae-rec-image")
@@ -459,7 +418,7 @@ def build(page: gr.Blocks) -> None:
         with gr.Tab("Corrupt and restore", id="restore"):
             gr.Markdown("Add noise and black out pixels; the plain AE and the denoising AE each try to give back "
                         "the clean image. The table measures it on this image and on 200 test images.")
-            res = _image_picker("ae-res", 7)
+            res = image_picker("ae-res", 7)
             with gr.Row():
                 res_noise = gr.Slider(0, 2, value=0.5, step=0.05, label="Noise σ (added to pixels in [−1, 1])")
                 res_mask = gr.Slider(0, 0.95, value=0.25, step=0.05, label="Share of pixels masked (set to black)")
@@ -510,7 +469,7 @@ def build(page: gr.Blocks) -> None:
             gr.Markdown("The VAE's encoder gives a mean μ and a spread σ for each of the 16 code dimensions. A code "
                         "is *sampled* as z = μ + σ ⊙ ε with ε ~ N(0, I), so the randomness sits in ε and gradients "
                         "flow through μ and σ. Each draw decodes to a slightly different image.")
-            rp = _image_picker("ae-rp", 9)
+            rp = image_picker("ae-rp", 9)
             with gr.Row():
                 rp_k = gr.Slider(1, 16, value=6, step=1, label="Draws of ε")
                 rp_seed = gr.Number(0, precision=0, minimum=0, label="Seed (ε)")

@@ -436,3 +436,98 @@ def patch_overlay(x: torch.Tensor, scores: torch.Tensor, scale: int = 8) -> np.n
             draw.rectangle(box, fill=(int(255 * r), int(255 * g), int(255 * b), 110), outline=(255, 255, 255, 90))
             draw.text((box[0] + 3, box[1] + 2), f"{float(scores[i, j]):.2f}", fill=(255, 255, 0, 255), font=font)
     return np.asarray(Image.alpha_composite(base, layer).convert("RGB"))
+
+
+# ---- token maps (VQ-VAE) -----------------------------------------------------------------------------------
+
+def _ink(colour) -> str:
+    """Black or white, whichever reads better on this background colour."""
+    r, g, b = (int(v) for v in colour)
+    return "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"
+
+
+def token_map_html(tokens: np.ndarray, colours: np.ndarray, selected: tuple[int, int] | None = None,
+                   cell: int = 38, caption: str = "") -> str:
+    """A token grid (H, W) of code indices as an HTML table: each cell is coloured by its code, shows the index,
+    names it on hover, and carries data-r / data-c for a click handler. Cells holding −1 (not sampled yet) are
+    blank; `selected` is outlined."""
+    rows = []
+    for r, row in enumerate(np.asarray(tokens)):
+        cells = []
+        for c, k in enumerate(row):
+            k = int(k)
+            ring = "outline:3px solid #ff2d55;outline-offset:-3px;" if selected is not None and (r, c) == tuple(selected) else ""
+            if k < 0:
+                cells.append(f'<td data-r="{r}" data-c="{c}" title="row {r}, column {c}: not sampled yet" '
+                             f'style="background:#f1f1f1;{ring}"></td>')
+                continue
+            colour = colours[k]
+            cells.append(f'<td data-r="{r}" data-c="{c}" title="row {r}, column {c}: code {k}" style="background:'
+                         f'rgb({colour[0]},{colour[1]},{colour[2]});color:{_ink(colour)};{ring}">{k}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    style = (f"border-collapse:collapse;table-layout:fixed;font:600 {max(9, cell // 3)}px monospace;"
+             "cursor:pointer;user-select:none")
+    head = f'<div style="font-size:13px;margin:0 0 4px 0">{caption}</div>' if caption else ""
+    return (f'{head}<table class="token-map" style="{style}">' + "".join(rows) + "</table>"
+            f"<style>.token-map td{{width:{cell}px;height:{cell}px;padding:0;text-align:center;"
+            "border:1px solid #fff}</style>")
+
+
+def codebook_palette_html(colours: np.ndarray, chosen: int | None = None, counts: np.ndarray | None = None) -> str:
+    """All K codes as small clickable swatches (data-code), in index order; the chosen one outlined. With usage
+    counts, a code never used is crossed out."""
+    cells = []
+    for k, colour in enumerate(colours):
+        ring = "outline:3px solid #ff2d55;outline-offset:-2px;" if chosen == k else ""
+        dead = counts is not None and counts[k] == 0
+        title = f"code {k}" + (f": used {int(counts[k])} times on the test set" if counts is not None else "")
+        cells.append(f'<span data-code="{k}" title="{title}" style="display:inline-block;width:26px;height:20px;'
+                     f'margin:1px;background:rgb({colour[0]},{colour[1]},{colour[2]});color:{_ink(colour)};'
+                     f'font:10px monospace;text-align:center;line-height:20px;cursor:pointer;{ring}'
+                     f'{"text-decoration:line-through;opacity:.45;" if dead else ""}">{k}</span>')
+    return '<div class="codebook-palette" style="line-height:0">' + "".join(cells) + "</div>"
+
+
+def token_map_image(tokens: np.ndarray, colours: np.ndarray, cell: int = 24) -> np.ndarray:
+    """The same token map as a picture (H·cell, W·cell, 3) uint8, for GIFs: coloured cells with their index."""
+    tokens = np.asarray(tokens)
+    h, w = tokens.shape
+    canvas = Image.new("RGB", (w * cell, h * cell), (241, 241, 241))
+    draw, font = ImageDraw.Draw(canvas), _font(max(8, cell // 2 - 1))
+    for r in range(h):
+        for c in range(w):
+            k = int(tokens[r, c])
+            if k < 0:
+                continue
+            colour = tuple(int(v) for v in colours[k])
+            draw.rectangle([c * cell, r * cell, (c + 1) * cell - 2, (r + 1) * cell - 2], fill=colour)
+            draw.text((c * cell + cell // 2 - 1, r * cell + cell // 2 - 1), str(k), fill=_ink(colour), font=font, anchor="mm")
+    return np.asarray(canvas)
+
+
+def usage_figure(counts: dict[str, np.ndarray], title: str = "code usage") -> go.Figure:
+    """Code-usage histograms, one bar per code sorted from most to least used, one panel per model; hover gives
+    the code's index. Codes never used show as empty space at the right (the dead codes)."""
+    fig = make_subplots(rows=1, cols=len(counts), subplot_titles=list(counts), horizontal_spacing=0.06)
+    for c, values in enumerate(counts.values(), start=1):
+        values = np.asarray(values)
+        order = np.argsort(-values, kind="stable")
+        share = values[order] / max(1, values.sum())
+        fig.add_trace(go.Bar(x=np.arange(len(values)), y=share, customdata=order, showlegend=False,
+                             marker_color=PALETTE[(c - 1) % len(PALETTE)],
+                             hovertemplate="code %{customdata}: %{y:.2%} of tokens<extra></extra>"), row=1, col=c)
+        fig.update_xaxes(title_text="codes, most used first", row=1, col=c)
+    fig.update_yaxes(title_text="share of tokens", tickformat=".1%", col=1)
+    fig.update_layout(title=title, height=320, margin=dict(l=50, r=10, t=60, b=40), template="plotly_white", bargap=0)
+    return fig
+
+
+def usage_heatmap(steps: list[int], usage: list[np.ndarray], title: str = "code usage over training") -> go.Figure:
+    """Running usage of each code (rows) at each recorded step (columns): dark rows are dead codes."""
+    z = np.stack(usage, axis=1) if usage else np.zeros((1, 1))
+    z = z / np.maximum(z.sum(0, keepdims=True), 1e-12)
+    fig = go.Figure(go.Heatmap(x=steps, z=z, colorscale="Viridis", colorbar=dict(title="share"),
+                               hovertemplate="step %{x}, code %{y}: %{z:.2%}<extra></extra>"))
+    fig.update_layout(title=title, height=300, margin=dict(l=50, r=10, t=40, b=40), template="plotly_white",
+                      xaxis_title="step", yaxis_title="code")
+    return fig
