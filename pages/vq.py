@@ -329,9 +329,9 @@ def _frame_view(frame: dict, total: int, colours) -> tuple:
     g = int(math.isqrt(total))
     text = (f"**Token {i + 1} of {total}** (row {i // g}, column {i % g}): drew code **{frame['chosen']}**, to which "
             f"the prior gave probability **{frame['p']:.2f}**. Its top candidates here: "
-            + ", ".join(f"{k} ({p:.2f})" for k, p in frame["top"]) +
-            ". Grey cells are not sampled yet; the image decodes them as the background code "
-            f"{_blank()} (the most used one).")
+            + ", ".join(f"{k} ({p:.2f})" for k, p in frame["top"]) + "."
+            + (" Grey cells are not sampled yet; the image decodes them as the background code "
+               f"{_blank()} (the most used one)." if i + 1 < total else ""))
     return viz.token_map_html(frame["tokens"], colours, (i // g, i % g), cell=34), frame["image"], text
 
 
@@ -381,9 +381,11 @@ def _measure(samples: torch.Tensor, label) -> dict:
     classifier = metric_classifier()
     if classifier is None:
         return {}
-    out = unconditional_quality(samples, classifier, real_data("fashion", "test", len(samples)))
+    real = real_data("fashion", "test")
+    real = real.of_class(label) if label is not None else real  # compare a class's samples with that class
+    out = unconditional_quality(samples, classifier, real.subset(torch.arange(min(len(real), len(samples)))))
     if label is not None:
-        out["class_accuracy"] = float((features_and_probs(classifier, samples)[1].argmax(1) == label).float().mean())
+        out["class_accuracy"] = float((features_and_probs(classifier, samples)[1].argmax(1) == label).mean())
     return out
 
 
@@ -397,9 +399,10 @@ def sample_grid(label, temperature, top_k, seed, n):
     samples = vq.decode_tokens(tokenizer, grids)
     m = _measure(samples, label)
     what = data.FASHION_CLASSES[label] if label is not None else "any class"
+    real = f"real {what} images" if label is not None else "real test images"
     text = (f"{n} samples, {what}, temperature {temperature:g}, top-k {top_k or 'off'}, seed {seed}."
-            + (f" Classifier confidence {m['confidence']:.2f} (real images {m['real_confidence']:.2f}); diversity "
-               f"{m['diversity']:.2f} (real {m['real_diversity']:.2f})" if m else "")
+            + (f" Classifier confidence {m['confidence']:.2f} ({real}: {m['real_confidence']:.2f}); "
+               f"diversity {m['diversity']:.2f} ({real}: {m['real_diversity']:.2f})" if m else "")
             + (f"; {m['class_accuracy']:.0%} are classified as {what}" if "class_accuracy" in m else "") + ".")
     return viz.labelled_grid(samples, 8, [""] * ((n + 7) // 8), f"prior samples: {what}", scale=2), text
 

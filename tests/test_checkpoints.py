@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from playground import autoencoders, checkpoints, data
+from playground import autoencoders, checkpoints, data, prior, vq
 from playground.autoencoders import AutoencoderSpec
 from playground.__main__ import main
 from playground.ddpm import DiffusionSpec
@@ -31,13 +31,15 @@ def tiny_specs():
         "classifier": ClassifierSpec(in_channels=1, image_size=8, width=8, feature_dim=16, batch_size=16),
         "autoencoder": AutoencoderSpec(kind="vae", latent_dim=3, image_size=8, width=4, hidden=8, dataset="digits",
                                        batch_size=16),
+        "vq": vq.VQSpec(codebook_size=8, code_dim=4, width=4, image_size=8, downsample=2, dataset="digits",
+                        batch_size=16, kmeans_init=True),
     }
 
 
 def probe(spec):
     """A fixed input for each family, and the call that gives its output."""
     g = torch.Generator().manual_seed(0)
-    if spec.family in ("classifier", "autoencoder"):
+    if spec.family in ("classifier", "autoencoder", "vq"):
         x = torch.randn(3, 1, 8, 8, generator=g)
         return lambda model: model(x)
     shape = (3, 2) if spec.network == "mlp" else (3, 1, 8, 8)
@@ -45,7 +47,7 @@ def probe(spec):
     return lambda model: model(x, t, y)
 
 
-@pytest.mark.parametrize("kind", ["mlp", "unet", "classifier", "autoencoder"])
+@pytest.mark.parametrize("kind", ["mlp", "unet", "classifier", "autoencoder", "vq"])
 def test_save_load_round_trip(tmp_path, kind):
     spec = tiny_specs()[kind]
     dataset = data.load("moons", n=64) if kind == "mlp" else data.load("digits", n=64)
@@ -101,7 +103,8 @@ def test_unknown_family_raises(tmp_path):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_checkpoint(name):
     model, spec, card = checkpoints.load(name)
-    assert card["name"] == name and card["family"] in ("ddpm", "classifier", "noisy-classifier", "autoencoder", "gan")
+    assert card["name"] == name and card["family"] in ("ddpm", "classifier", "noisy-classifier", "autoencoder", "gan",
+                                                       "vq", "token-prior")
     for key in ("command", "steps_trained", "wall_time_s", "final_loss", "metrics", "dataset"):
         assert key in card, key
     assert card["command"].startswith(f"python -m playground train {name}")
@@ -124,6 +127,20 @@ def test_shipped_checkpoint(name):
         assert mse < bound and abs(mse - card["metrics"]["test_mse_per_pixel"]) < 0.02
         if spec.kind == "vae":
             assert card["metrics"]["test_kl_nats"] > 0
+        return
+    if card["family"] == "vq":  # reconstructs held-out images through its tokens; its card holds codebook health
+        test = data.load(spec.dataset, "test", n=200, seed=1)
+        t = vq.tokens(model, test.x)
+        assert t.shape == (200, spec.grid, spec.grid) and int(t.max()) < spec.codebook_size
+        assert float(((vq.decode_tokens(model, t) - test.x) ** 2).mean()) < 0.08  # the mean image gives 0.35
+        assert {"test_perplexity", "test_dead_codes", "test_mse_per_pixel"} <= set(card["metrics"])
+        assert len(card["curves"]["perplexity"]) == len(card["curves"]["step"]) > 10
+        return
+    if card["family"] == "token-prior":  # samples valid token grids for its shipped tokenizer
+        t = prior.sample(model, 2, generator=torch.Generator().manual_seed(0))
+        assert t.shape == (2, spec.grid, spec.grid) and 0 <= int(t.min()) and int(t.max()) < spec.codebook_size
+        assert checkpoints.card(spec.vq)["spec"]["codebook_size"] == spec.codebook_size
+        assert card["metrics"]["test_bits_per_image"] < card["metrics"]["uniform_bits_per_image"]
         return
     if card["family"] == "gan":  # samples images in range; its card holds the measured figures
         x = model.sample(4, torch.Generator().manual_seed(0))
