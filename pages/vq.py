@@ -450,7 +450,7 @@ def temperature_sweep(label, top_k, seed):
 def gumbel(source, label, index, upload, tau, seed, noise):
     """One image through the VQ-VAE, the dVAE (argmax codes) and the dVAE's relaxation at temperature τ."""
     x, description = pick_image(source, label, index, upload)
-    tau = check_float(tau, "τ", 0.01, 10.0)
+    tau = check_float(tau, "τ", 0.01, 100.0)
     seed = check_int(seed, "seed", 0, MAX_SEED)
     dvae, vqvae = get_model("dvae-fashion"), get_model("vq-fashion")
     g = torch.Generator().manual_seed(seed)
@@ -468,7 +468,7 @@ def gumbel(source, label, index, upload, tau, seed, noise):
               f"dVAE relaxed, τ = {tau:g}  {mse(soft):.4f}": _big(soft),
               "dVAE: max softmax per cell": heat}
     test = real_data("fashion", "test", 200).x
-    taus = [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
+    taus = [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
     sweep = [float(((vq.gumbel_decode(dvae["model"], test, t, torch.Generator().manual_seed(seed), bool(noise))
                      - test) ** 2).mean()) for t in taus]
     hard_mse = float(((vq.reconstruct(dvae["model"], test) - test) ** 2).mean())
@@ -479,12 +479,18 @@ def gumbel(source, label, index, upload, tau, seed, noise):
     for name in ("vq-fashion", "dvae-fashion"):
         use = _test_usage(name)
         rows.append(f"| {SHIPPED[name]} | {use['test_mse_per_pixel']:.4f} | {use['perplexity']:.1f} | {use['dead_codes']} |")
+    best = taus[int(np.argmin(sweep))]
     text = (f"**Input:** {description}\n\nThe dVAE's encoder gives, at each of the 7×7 cells, a probability for each "
             "of the K = 64 codes. During training the decoder sees the mixture y = softmax((logits + g)/τ) of codes, "
-            "g being Gumbel noise, with τ annealed from 1 to 0.1; a token is the argmax. A large τ blends many codes "
-            "(blurry); as τ → 0 the mixture becomes one code, the same as the argmax. The grey map is the encoder's "
-            "top probability per cell (white = sure).\n\n| model | MSE per pixel (test set) | perplexity | dead codes |"
-            "\n|---|---|---|---|\n" + "\n".join(rows))
+            "g being Gumbel noise, with τ annealed from 1 to 0.1; a token is the argmax. As τ → 0 the mixture becomes "
+            f"one code, and the error matches the argmax's ({sweep[0]:.4f} against {hard_mse:.4f} on 200 test images). "
+            f"A moderate τ gives a *lower* error (least at τ = {best:g}: {min(sweep):.4f}): a blend of codes carries "
+            "more than one token's worth of information, which a grid of tokens cannot pass on — the reason DALL·E "
+            f"anneals τ down. A large τ blends nearly all codes alike and the image is lost ({sweep[-1]:.4f} at "
+            f"τ = {taus[-1]:g}). The grey map is the encoder's top probability per cell (white = sure).\n\n"
+            "| model | MSE per pixel (test set) | perplexity | dead codes |\n|---|---|---|---|\n" + "\n".join(rows)
+            + "\n\nThe dVAE has no dead-code restarts, and a weak pull to use all codes (the KL term's weight is "
+            "5·10⁻⁴), so it uses fewer codes than the VQ-VAE.")
     return viz.labelled_strip(images), fig, text
 
 
@@ -688,7 +694,7 @@ def build(page: gr.Blocks) -> None:
                         "instead of nearest-code + straight-through. Move τ to see what the decoder saw in training.")
             gb_pick = image_picker("vq-gb", 0)
             with gr.Row():
-                gb_tau = gr.Slider(0.05, 5, value=1.0, step=0.05, label="τ (relaxation temperature)")
+                gb_tau = gr.Slider(0.05, 100, value=1.0, step=0.05, label="τ (relaxation temperature; type any value)")
                 gb_seed = gr.Number(0, precision=0, minimum=0, label="Seed (Gumbel noise)")
                 gb_noise = gr.Checkbox(True, label="Add Gumbel noise g")
             gb_button = gr.Button("Compare", variant="primary")
