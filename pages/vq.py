@@ -473,7 +473,7 @@ def gumbel(source, label, index, upload, tau, seed, noise):
                      - test) ** 2).mean()) for t in taus]
     hard_mse = float(((vq.reconstruct(dvae["model"], test) - test) ** 2).mean())
     fig = viz.loss_figure(taus, {"relaxed decode, 200 test images": sweep, "argmax codes (τ → 0)": [hard_mse] * len(taus)},
-                          "MSE of the dVAE's decode against τ", log=False)
+                          "MSE of the dVAE's decode against τ (log scales)")
     fig.update_layout(xaxis_type="log", xaxis_title="τ (relaxation temperature)")
     rows = []
     for name in ("vq-fashion", "dvae-fashion"):
@@ -554,7 +554,10 @@ def train_live(dataset, quantiser, k, d, commitment, kmeans, steps, batch, lr, s
         if preview is not None:
             image = viz.labelled_grid(preview, 8, ["input", "decode(tokens)"], f"step {step}",
                                       scale=3 if dataset == "fashion" else 10)
-        return (text, viz.loss_figure(history["step"], losses, "loss terms (per element)"), health_fig,
+        loss_fig = viz.loss_figure(history["step"], losses, "loss terms (per element)")
+        for fig in (loss_fig, health_fig):
+            fig.update_layout(legend=dict(orientation="h", y=-0.25), height=340)
+        return (text, loss_fig, health_fig,
                 viz.usage_heatmap(usage_steps, usage, "each code's share of recent tokens, over training"), image,
                 gr.update(), gr.update(), gr.update(), my_models)
 
@@ -611,8 +614,8 @@ def build(page: gr.Blocks) -> None:
                 with gr.Column(scale=2, min_width=300):
                     tok_grid = gr.HTML(elem_id="vq-token-map", js_on_load=CLICK_CELL)
                 with gr.Column(scale=5):
-                    tok_image = gr.Image(label="The input, its decode, and your edit", format="png", interactive=False, show_label=False,
-                                         elem_id="vq-tok-image")
+                    tok_image = gr.Image(label="The input, its decode, and your edit", format="png", interactive=False,
+                                         show_label=False, elem_id="vq-tok-image")
             tok_text = gr.Markdown(elem_id="vq-tok-text")
             gr.Markdown("**The codebook** (click a code to put it in the selected cell; a crossed-out code is never "
                         "used on the test set):")
@@ -653,7 +656,8 @@ def build(page: gr.Blocks) -> None:
                 k_n = gr.Slider(2, 12, value=8, step=1, label="Images")
                 k_seed = gr.Number(0, precision=0, minimum=0, label="Seed")
             k_button = gr.Button("Compare K", variant="primary")
-            k_image = gr.Image(label="Test images and their decodes for K = 16, 64, 512", format="png", interactive=False)
+            k_image = gr.Image(label="Test images and their decodes for K = 16, 64, 512", format="png", interactive=False,
+                               show_label=False)
             k_text = gr.Markdown()
 
         with gr.Tab("Sample token by token", id="sample"):
@@ -673,7 +677,8 @@ def build(page: gr.Blocks) -> None:
                 with gr.Column(scale=2, min_width=280):
                     s_grid = gr.HTML(elem_id="vq-sample-map")
                 with gr.Column(scale=2):
-                    s_image = gr.Image(label="Decoded so far", format="png", interactive=False, elem_id="vq-sample-image")
+                    s_image = gr.Image(label="Decoded so far", format="png", interactive=False, show_label=False,
+                                       elem_id="vq-sample-image")
                 with gr.Column(scale=3):
                     s_text = gr.Markdown(elem_id="vq-sample-text")
                     s_scrub = gr.Slider(1, 49, value=49, step=1, label="Replay: tokens drawn (no resampling)",
@@ -684,7 +689,7 @@ def build(page: gr.Blocks) -> None:
                 s_n = gr.Slider(4, 64, value=32, step=4, label="Samples in a grid")
                 s_grid_button = gr.Button("Sample a grid at these settings")
                 s_sweep_button = gr.Button("Measure the temperature (200 samples × 6 values of T)")
-            s_grid_image = gr.Image(label="Samples", format="png", interactive=False)
+            s_grid_image = gr.Image(label="Samples", format="png", interactive=False, show_label=False)
             s_grid_text = gr.Markdown()
             s_sweep_plot = gr.Plot(label="Temperature, measured")
             s_sweep_text = gr.Markdown()
@@ -699,7 +704,7 @@ def build(page: gr.Blocks) -> None:
                 gb_noise = gr.Checkbox(True, label="Add Gumbel noise g")
             gb_button = gr.Button("Compare", variant="primary")
             gb_image = gr.Image(label="Input, VQ-VAE, dVAE (argmax), dVAE relaxed at τ, the dVAE's certainty",
-                                format="png", interactive=False)
+                                format="png", interactive=False, show_label=False)
             with gr.Row():
                 gb_plot = gr.Plot(label="MSE against τ")
                 gb_text = gr.Markdown()
@@ -709,10 +714,10 @@ def build(page: gr.Blocks) -> None:
                         "in seconds; Fashion-MNIST in a minute or two. Your model is kept for this browser session "
                         "only and never replaces a shipped one.")
             with gr.Row():
-                tr_dataset = gr.Dropdown([("Fashion-MNIST (28×28 → 7×7 tokens)", "fashion"),
-                                          ("digits (8×8 → 4×4 tokens)", "digits")], value="digits", label="Dataset")
+                tr_dataset = gr.Dropdown([("Fashion-MNIST: 7×7 tokens", "fashion"), ("digits: 4×4 tokens", "digits")],
+                                         value="digits", label="Dataset", scale=2)
                 tr_quant = gr.Dropdown([(title, key) for key, (title, _) in QUANTISERS.items()], value="ema-restart",
-                                       label="Quantiser")
+                                       label="Quantiser", scale=3)
                 tr_k = gr.Slider(2, 512, value=64, step=1, label="K (codes)")
                 tr_d = gr.Slider(1, 64, value=16, step=1, label="D (code length)")
                 tr_beta = gr.Slider(0, 2, value=0.25, step=0.05, label="β (commitment)")
@@ -731,7 +736,8 @@ def build(page: gr.Blocks) -> None:
                 tr_health = gr.Plot(label="Perplexity and dead codes")
             with gr.Row():
                 tr_usage = gr.Plot(label="Usage over training")
-                tr_image = gr.Image(label="Preview: inputs and decodes", format="png", interactive=False)
+                tr_image = gr.Image(label="Preview: inputs and decodes", format="png", interactive=False,
+                                    show_label=False)
 
     # ---- events ----
     token_outputs = [tok_grid, tok_palette, tok_image, tok_text, tok_state]

@@ -151,8 +151,27 @@ def gan_figures() -> dict[str, float]:
             "one redraw of the live 2D GAN view (ms)": _best_ms(redraw, repeat=10)}
 
 
+def vq_figures() -> dict[str, float]:
+    """/vq: encoding one image into tokens and decoding it, and the prior writing one image token by token."""
+    from . import checkpoints, prior, vq
+    if not {"vq-fashion", "prior-fashion"} <= set(checkpoints.available()):
+        return {}
+    tokenizer, p = checkpoints.load("vq-fashion")[0], checkpoints.load("prior-fashion")[0]
+    x = data.example("fashion", 7, 0)[0][None]
+    t = vq.tokens(tokenizer, x)
+    flat = t.flatten(1)
+    labels = torch.tensor([p.spec.num_classes])
+    with torch.no_grad():
+        full = _best_ms(lambda: p(flat, labels))
+    whole = _best_ms(lambda: prior.sample(p, 1, generator=torch.Generator().manual_seed(0)), repeat=5)
+    return {"VQ: image -> 49 tokens -> decode, one image (ms)": _best_ms(lambda: vq.decode_tokens(tokenizer, vq.tokens(tokenizer, x))),
+            "prior: one image, 49 tokens one at a time (ms)": whole,
+            "prior: that ÷ 49 bare forward passes at full length": whole / (49 * full),
+            "prior: 16 images at once, 49 tokens (ms)": _best_ms(lambda: prior.sample(p, 16), repeat=3)}
+
+
 def run() -> None:
     print(f"machine: {machine()}")
-    for group in (forward_figures, sampling_figures, guidance_figures, gan_figures, training_figures):
+    for group in (forward_figures, sampling_figures, guidance_figures, gan_figures, vq_figures, training_figures):
         for name, value in group().items():
             print(f"{name:62s} {value:10.2f}", flush=True)
