@@ -21,7 +21,7 @@ from playground.metrics import features_and_probs
 from playground.train import train
 
 from .common import (MAX_SEED, about, check_choice, check_float, check_int, image_picker, in_thread, keep,
-                     metric_classifier, pick_image, real_data, shipped, stop_training, stoppable, user_errors)
+                     metric_classifier, pick_image, real_data, shipped, stoppable, train_controls, user_errors)
 
 TRIO = {"ae-fashion": "AE", "dae-fashion": "denoising AE", "vae-fashion": "VAE"}
 SHIPPED = {"ae2-fashion": "AE · 2-D latent", "vae2-fashion": "VAE β = 1 · 2-D latent",
@@ -513,15 +513,7 @@ def build(page: gr.Blocks) -> None:
                 tr_beta = gr.Slider(0, 10, value=1, step=0.05, label="β (VAE: KL weight)")
                 tr_noise = gr.Slider(0, 2, value=0.8, step=0.05, label="DAE: max noise σ")
                 tr_mask = gr.Slider(0, 0.95, value=0.5, step=0.05, label="DAE: max masked share")
-            with gr.Row():
-                tr_steps = gr.Slider(10, LIVE_CAPS["digits"]["steps"], value=1500, step=10, label="Steps (capped)")
-                tr_batch = gr.Slider(8, 256, value=128, step=8, label="Batch size (capped)")
-                tr_lr = gr.Number(1e-3, label="Learning rate")
-                tr_seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-            with gr.Row():
-                tr_button = gr.Button("Train", variant="primary", elem_id="ae-train")
-                tr_stop = gr.Button("Stop", elem_id="ae-train-stop")
-            tr_text = gr.Markdown(elem_id="ae-train-text")
+            tr_steps, tr_batch, tr_lr, tr_seed, tr_button, tr_text = train_controls("ae", LIVE_CAPS, tr_dataset, 1500)
             with gr.Row():
                 tr_curve = gr.Plot(label="Loss per image: reconstruction (and KL, for the VAE)")
                 tr_image = gr.Image(label="Preview: inputs, reconstructions, prior decodes", format="png",
@@ -545,14 +537,8 @@ def build(page: gr.Blocks) -> None:
     ip_button.click(interpolate_pair, [ip_a, ip_ai, ip_b, ip_bi, ip_steps], [ip_image, ip_text], api_name="ae_interpolate")
     bt_button.click(beta_compare, [bt_n, bt_seed], [bt_image, bt_text], api_name="ae_beta")
 
-    def on_dataset(dataset):
-        caps = LIVE_CAPS.get(dataset, LIVE_CAPS["digits"])
-        return gr.update(maximum=caps["steps"], value=min(1500, caps["steps"]))
-
-    tr_dataset.input(on_dataset, tr_dataset, tr_steps, api_visibility="private")
     tr_button.click(train_live, [tr_kind, tr_dataset, tr_latent, tr_beta, tr_noise, tr_mask, tr_steps, tr_batch, tr_lr,
                                  tr_seed, my_models], [tr_text, tr_curve, tr_image, lat_model, my_models], api_name="ae_train")
-    tr_stop.click(stop_training, None, tr_text, api_visibility="private", queue=False)
     page.load(reconstruct_all, list(rec), [rec_image, rec_text], api_visibility="private")
 
 

@@ -209,3 +209,27 @@ def image_picker(prefix: str, default_label: int = 0):
     source.change(lambda s: (gr.update(visible=s == "upload"), gr.update(visible=s != "upload"),
                              gr.update(visible=s != "upload")), source, [upload, label, index], api_visibility="private")
     return source, label, index, upload
+
+
+def train_controls(prefix: str, caps: dict, dataset, steps: int):
+    """A training panel's capped steps and batch size, learning rate and seed, Train and Stop, and its status
+    line; the steps slider's cap follows `dataset` (caps: dataset -> {"steps", "batch"}). Returns
+    (steps, batch, lr, seed, train button, status)."""
+    largest = max(cap["steps"] for cap in caps.values())
+    with gr.Row():
+        steps_in = gr.Slider(10, caps[dataset.value]["steps"] if dataset.value in caps else largest, value=steps,
+                             step=10, label="Steps (capped)")
+        batch = gr.Slider(8, max(cap["batch"] for cap in caps.values()), value=128, step=8, label="Batch size (capped)")
+        lr = gr.Number(1e-3, label="Learning rate")
+        seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+    with gr.Row():
+        button = gr.Button("Train", variant="primary", elem_id=f"{prefix}-train")
+        stop = gr.Button("Stop", elem_id=f"{prefix}-train-stop")
+    status = gr.Markdown(elem_id=f"{prefix}-train-text")
+    stop.click(stop_training, None, status, api_visibility="private", queue=False)
+
+    def on_dataset(name):
+        cap = caps.get(name, {"steps": largest})["steps"]
+        return gr.update(maximum=cap, value=min(steps, cap))
+    dataset.input(on_dataset, dataset, steps_in, api_visibility="private")
+    return steps_in, batch, lr, seed, button, status

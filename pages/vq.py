@@ -22,7 +22,7 @@ from playground.train import train
 from playground.vq import VQSpec
 
 from .common import (MAX_SEED, about, check_choice, check_float, check_int, image_picker, in_thread, keep,
-                     metric_classifier, pick_image, real_data, shipped, stop_training, stoppable, user_errors)
+                     metric_classifier, pick_image, real_data, shipped, stoppable, train_controls, user_errors)
 
 SHIPPED = {"vq-fashion": "VQ-VAE · K = 64 · EMA + restarts", "vq-k16-fashion": "VQ-VAE · K = 16 · EMA + restarts",
            "vq-k512-fashion": "VQ-VAE · K = 512 · EMA + restarts",
@@ -722,15 +722,7 @@ def build(page: gr.Blocks) -> None:
                 tr_d = gr.Slider(1, 64, value=16, step=1, label="D (code length)")
                 tr_beta = gr.Slider(0, 2, value=0.25, step=0.05, label="β (commitment)")
                 tr_kmeans = gr.Checkbox(False, label="k-means init (first batch)")
-            with gr.Row():
-                tr_steps = gr.Slider(10, LIVE_CAPS["digits"]["steps"], value=1000, step=10, label="Steps (capped)")
-                tr_batch = gr.Slider(8, 256, value=128, step=8, label="Batch size (capped)")
-                tr_lr = gr.Number(1e-3, label="Learning rate")
-                tr_seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-            with gr.Row():
-                tr_button = gr.Button("Train", variant="primary", elem_id="vq-train")
-                tr_stop = gr.Button("Stop", elem_id="vq-train-stop")
-            tr_text = gr.Markdown(elem_id="vq-train-text")
+            tr_steps, tr_batch, tr_lr, tr_seed, tr_button, tr_text = train_controls("vq", LIVE_CAPS, tr_dataset, 1000)
             with gr.Row():
                 tr_loss = gr.Plot(label="Loss terms")
                 tr_health = gr.Plot(label="Perplexity and dead codes")
@@ -763,16 +755,10 @@ def build(page: gr.Blocks) -> None:
     gb_button.click(gumbel, [*gb_pick, gb_tau, gb_seed, gb_noise], [gb_image, gb_plot, gb_text], api_name="vq_gumbel")
     gb_tau.release(gumbel, [*gb_pick, gb_tau, gb_seed, gb_noise], [gb_image, gb_plot, gb_text], api_visibility="private")
 
-    def on_dataset(dataset):
-        caps = LIVE_CAPS.get(dataset, LIVE_CAPS["digits"])
-        return gr.update(maximum=caps["steps"], value=min(1000, caps["steps"]))
-
-    tr_dataset.input(on_dataset, tr_dataset, tr_steps, api_visibility="private")
     tr_button.click(train_live, [tr_dataset, tr_quant, tr_k, tr_d, tr_beta, tr_kmeans, tr_steps, tr_batch, tr_lr, tr_seed,
                                  my_models],
                     [tr_text, tr_loss, tr_health, tr_usage, tr_image, tok_model, q_model, h_model, my_models],
                     api_name="vq_train")
-    tr_stop.click(stop_training, None, tr_text, api_visibility="private", queue=False)
     page.load(encode_image, [tok_model, *tok_pick], token_outputs, api_visibility="private")
 
 
