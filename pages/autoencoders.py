@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from collections import OrderedDict
 
 import gradio as gr
 import numpy as np
@@ -14,20 +13,19 @@ import plotly.graph_objects as go
 import torch
 
 from playground import autoencoders as ae
-from playground import checkpoints, data, viz
+from playground import data, viz
 from playground.autoencoders import AutoencoderSpec
 from playground.evaluate import unconditional_quality
 from playground.metrics import features_and_probs
 from playground.train import train
 
-from .common import (MAX_SEED, about, check_choice, check_float, check_int, image_picker, in_thread, keep,
-                     metric_classifier, pick_image, real_data, shipped, stoppable, train_controls, user_errors)
+from .common import (MAX_SEED, ModelMenu, about, check_choice, check_float, check_int, image_picker, in_thread,
+                     keep, metric_classifier, pick_image, real_data, stoppable, train_controls, user_errors)
 
 TRIO = {"ae-fashion": "AE", "dae-fashion": "denoising AE", "vae-fashion": "VAE"}
 SHIPPED = {"ae2-fashion": "AE · 2-D latent", "vae2-fashion": "VAE β = 1 · 2-D latent",
            "ae-fashion": "AE · 16-D latent", "dae-fashion": "denoising AE · 16-D latent",
            "vae-fashion": "VAE β = 1 · 16-D latent", "vae-fashion-lowbeta": "VAE β = 0.1 · 16-D latent"}
-USER_MODELS: OrderedDict[str, dict] = OrderedDict()  # model id -> a model someone trained here (last 32)
 LIVE_CAPS = {"fashion": dict(steps=2000, batch=256), "digits": dict(steps=4000, batch=256)}
 MAP_POINTS = 1000  # test images on a latent map
 SCALE = 6  # on-screen pixels per image pixel (28 -> 168)
@@ -37,16 +35,9 @@ METHODS = {"PCA (a linear projection; any point of the plane decodes)": "pca",
 
 # ---- models ----------------------------------------------------------------------------------------------
 
-def get_model(name) -> dict:
-    if isinstance(name, str) and name.startswith("user:") and name[5:] in USER_MODELS:
-        return USER_MODELS[name[5:]]
-    check_choice(name, "model", list(SHIPPED))
-    model, spec, card = shipped(name)
-    return {"model": model, "spec": spec, "card": card, "label": SHIPPED[name]}
-
-
-def model_choices(my_models=()) -> list[tuple[str, str]]:
-    return [*(my_models or []), *((label, name) for name, label in SHIPPED.items() if name in checkpoints.available())]
+MENU = ModelMenu(SHIPPED)
+USER_MODELS = MENU.user  # model id -> a model someone trained here (last 32)
+get_model, model_choices = MENU.get, MENU.choices
 
 
 def _class_names(dataset: str) -> list[str]:

@@ -8,6 +8,7 @@ import inspect
 import math
 import queue
 import threading
+from collections import OrderedDict
 
 import gradio as gr
 import torch
@@ -233,3 +234,24 @@ def train_controls(prefix: str, caps: dict, dataset, steps: int):
         return gr.update(maximum=cap, value=min(steps, cap))
     dataset.input(on_dataset, dataset, steps_in, api_visibility="private")
     return steps_in, batch, lr, seed, button, status
+
+
+class ModelMenu:
+    """A page's model menu: its shipped checkpoints (name -> label) and the models users trained on it, kept by
+    id in `user` (the last 32) and chosen as "user:ID"."""
+
+    def __init__(self, labels: dict[str, str]):
+        self.labels, self.user = labels, OrderedDict()
+
+    def get(self, name) -> dict:
+        """{"model", "spec", "card", "label"} of a user's model or a shipped one; a clear message for anything else."""
+        if isinstance(name, str) and name.startswith("user:") and name[5:] in self.user:
+            return self.user[name[5:]]
+        check_choice(name, "model", list(self.labels))
+        model, spec, card = shipped(name)
+        return {"model": model, "spec": spec, "card": card, "label": self.labels[name]}
+
+    def choices(self, my_models=()) -> list[tuple[str, str]]:
+        """This browser's own models first, then the shipped ones present in this copy."""
+        return [*(my_models or []), *((label, name) for name, label in self.labels.items()
+                                      if name in checkpoints.available())]

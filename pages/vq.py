@@ -8,21 +8,20 @@ import math
 import tempfile
 import time
 import uuid
-from collections import OrderedDict
 
 import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from playground import checkpoints, data, prior, viz, vq
+from playground import data, prior, viz, vq
 from playground.evaluate import unconditional_quality
 from playground.metrics import features_and_probs
 from playground.train import train
 from playground.vq import VQSpec
 
-from .common import (MAX_SEED, about, check_choice, check_float, check_int, image_picker, in_thread, keep,
-                     metric_classifier, pick_image, real_data, shipped, stoppable, train_controls, user_errors)
+from .common import (MAX_SEED, ModelMenu, about, check_choice, check_float, check_int, image_picker, in_thread,
+                     keep, metric_classifier, pick_image, real_data, shipped, stoppable, train_controls, user_errors)
 
 SHIPPED = {"vq-fashion": "VQ-VAE · K = 64 · EMA + restarts", "vq-k16-fashion": "VQ-VAE · K = 16 · EMA + restarts",
            "vq-k512-fashion": "VQ-VAE · K = 512 · EMA + restarts",
@@ -30,7 +29,6 @@ SHIPPED = {"vq-fashion": "VQ-VAE · K = 64 · EMA + restarts", "vq-k16-fashion":
 SIZES = ("vq-k16-fashion", "vq-fashion", "vq-k512-fashion")  # the K comparison (D = 16 for all)
 HEALTH = ("vq-k512-plain-fashion", "vq-k512-fashion")  # plain vs EMA + restarts, same K
 PRIOR = "prior-fashion"
-USER_MODELS: OrderedDict[str, dict] = OrderedDict()  # model id -> a model someone trained here (last 32)
 LIVE_CAPS = {"fashion": dict(steps=2000, batch=256), "digits": dict(steps=3000, batch=256)}
 QUANTISERS = {"plain": ("VQ, plain codebook loss", dict(quantizer="vq", ema=False, restart=False)),
               "ema": ("VQ, EMA codebook", dict(quantizer="vq", ema=True, restart=False)),
@@ -45,16 +43,9 @@ CLICK_CODE = ("element.addEventListener('click', (e) => { const s = e.target.clo
 
 # ---- models ----------------------------------------------------------------------------------------------
 
-def get_model(name) -> dict:
-    if isinstance(name, str) and name.startswith("user:") and name[5:] in USER_MODELS:
-        return USER_MODELS[name[5:]]
-    check_choice(name, "model", list(SHIPPED))
-    model, spec, card = shipped(name)
-    return {"model": model, "spec": spec, "card": card, "label": SHIPPED[name]}
-
-
-def model_choices(my_models=()) -> list[tuple[str, str]]:
-    return [*(my_models or []), *((label, name) for name, label in SHIPPED.items() if name in checkpoints.available())]
+MENU = ModelMenu(SHIPPED)
+USER_MODELS = MENU.user  # model id -> a model someone trained here (last 32)
+get_model, model_choices = MENU.get, MENU.choices
 
 
 @functools.lru_cache(maxsize=32)

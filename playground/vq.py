@@ -356,8 +356,7 @@ def kmeans_distortion(model: VQVAE, x: torch.Tensor, seed: int = 0) -> dict:
     scikit-learn's k-means with the same K reaches on the same z_e."""
     from sklearn.cluster import KMeans
     flat = encoder_outputs(model, x)
-    learned = float(((flat - model.codebook[model.quantizer.nearest(flat) if model.spec.quantizer == "vq"
-                                             else torch.cdist(flat, model.codebook).argmin(1)]) ** 2).sum(1).mean())
+    learned = float(((flat - model.codebook[torch.cdist(flat, model.codebook).argmin(1)]) ** 2).sum(1).mean())
     fit = KMeans(n_clusters=model.spec.codebook_size, n_init=1, random_state=seed).fit(flat.numpy())
     return {"learned_codebook": learned, "kmeans": float(fit.inertia_ / len(flat)), "vectors": len(flat)}
 
