@@ -13,7 +13,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from playground import checkpoints, data, viz
-from playground.ddpm import DiffusionSpec
+from playground.diffusion.ddpm import DiffusionSpec
 from playground.diffusion import make_schedule
 from playground.diffusion.trajectory import record, score_field
 from playground.metrics import class_fidelity, features_and_probs, sliced_wasserstein

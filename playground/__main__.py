@@ -26,58 +26,85 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _metric_classifier():
+    from . import checkpoints
+
+    return checkpoints.load("classifier-fashion", device="cpu").model if "classifier-fashion" in checkpoints.available() else None
+
+
+def card_metrics(name: str, model, spec, dataset_name: str, n: int | None, seed: int) -> dict:
+    """The measured figures a recipe's card records, per family (measured on the CPU, the model moved there)."""
+    from . import checkpoints, data, evaluate
+
+    family, model = spec.family, model.cpu()
+    if family == "classifier":
+        test = data.load(dataset_name, "test")
+        with torch.no_grad():
+            return {"test_accuracy": float((model(test.x).argmax(1) == test.y).float().mean())}
+    if family == "noisy-classifier":
+        from .diffusion.classifier import accuracy_by_noise
+        test = data.load(dataset_name, "test", n=n, seed=seed)
+        return accuracy_by_noise(model, spec, test.x, test.y)
+    if family == "autoencoder":
+        return evaluate.autoencoder_quality(model, spec, _metric_classifier())
+    if family == "gan":
+        return evaluate.gan_quality(model, spec, _metric_classifier())
+    if family == "vq":
+        return evaluate.vq_quality(model, spec, _metric_classifier())
+    if family == "token-prior":
+        return evaluate.token_prior_quality(model, spec, checkpoints.load(spec.vq, device="cpu").model,
+                                             _metric_classifier())
+    if spec.sample_shape == (2,):
+        return evaluate.toy_quality(model, spec, dataset_name)
+    classifier = _metric_classifier()
+    return evaluate.fashion_quality(model, spec, classifier) if classifier is not None else {}
+
+
 def cmd_train(args) -> int:
-    from . import checkpoints, data, evaluate, recipes
-    from .train import train
+    from . import checkpoints, data, recipes
+    from .devices import check_device, default_device
+    from .families import SteppedFamily
+    from .prior import tokenise
+    from .train import train_steps
 
     recipe = recipes.recipe(args.name)
+    device = check_device(args.device) if args.device else default_device()
     steps = args.steps or recipe.steps
     dataset = data.load(recipe.dataset, "train", n=recipe.n, seed=recipe.seed)
-    print(f"training {args.name} on {dataset.source} for {steps} steps")
-    last = [time.perf_counter()]
-
-    def report(step, total, metrics, preview):
-        if step % 100 == 0 or step == total:
+    if recipe.spec.family == "token-prior":  # the prior learns the tokens of its tokenizer, made once here
+        dataset = tokenise(dataset, checkpoints.load(recipe.spec.vq, device=device).model)
+    resume, done_before = None, 0
+    if args.resume:  # go on from the checkpoint in --out (its weights; the optimizer starts afresh)
+        previous = checkpoints.load(args.name, Path(args.out), device=device)
+        model = previous.model.train()
+        optimizers = (recipe.spec.optimizers(model) if isinstance(recipe.spec, SteppedFamily)
+                      else [torch.optim.Adam(model.parameters(), lr=recipe.spec.lr)])
+        resume, done_before = (model, optimizers), int(previous.card.get("steps_trained", 0))
+    print(f"training {args.name} on {dataset.source} for {steps} steps on {device}"
+          + (f", resuming after {done_before}" if resume else ""))
+    last, event = time.perf_counter(), None
+    for event in train_steps(recipe.spec, dataset, steps, seed=recipe.seed + done_before, device=device, resume=resume):
+        if event.step % 100 == 0 or event.step == event.total:
             now = time.perf_counter()
-            print(f"step {step}/{total} " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
-                  + f" ({100 / (now - last[0]):.2f} steps/s)", flush=True)
-            last[0] = now
-
-    model, history = train(recipe.spec, dataset, steps, callback=report, seed=recipe.seed)
-    metrics = {}
-    if recipe.spec.family == "classifier":
-        test = data.load(recipe.dataset, "test")
-        with torch.no_grad():
-            metrics["test_accuracy"] = float((model(test.x).argmax(1) == test.y).float().mean())
-    elif recipe.spec.family == "noisy-classifier":
-        from .diffusion.classifier import accuracy_by_noise
-        test = data.load(recipe.dataset, "test", n=recipe.n, seed=recipe.seed)
-        metrics = accuracy_by_noise(model, recipe.spec, test.x, test.y)
-    elif recipe.spec.family in ("autoencoder", "gan"):
-        classifier = checkpoints.load("classifier-fashion")[0] if "classifier-fashion" in checkpoints.available() else None
-        quality = evaluate.autoencoder_quality if recipe.spec.family == "autoencoder" else evaluate.gan_quality
-        metrics = quality(model, recipe.spec, classifier)
-    elif recipe.spec.family in ("vq", "token-prior"):
-        classifier = checkpoints.load("classifier-fashion")[0] if "classifier-fashion" in checkpoints.available() else None
-        quality = evaluate.vq_quality if recipe.spec.family == "vq" else evaluate.token_prior_quality
-        metrics = quality(model, recipe.spec, classifier)
-    elif recipe.spec.network == "mlp":
-        metrics = evaluate.toy_quality(model, recipe.spec, recipe.dataset)
-    elif "classifier-fashion" in checkpoints.available():
-        classifier, _, _ = checkpoints.load("classifier-fashion")
-        metrics = evaluate.fashion_quality(model, recipe.spec, classifier)
+            print(f"step {event.step}/{event.total} " + " ".join(f"{k}={v:.4f}" for k, v in event.losses.items())
+                  + f" ({100 / (now - last):.2f} steps/s)", flush=True)
+            last = now
+    model, history = event.model.eval(), event.history
+    metrics = card_metrics(args.name, model, recipe.spec, recipe.dataset, recipe.n, recipe.seed)
     final = {k: float(np.mean(v[-100:])) for k, v in history.items() if isinstance(v, list) and k != "step"}
     curves = {}
     if recipe.spec.family == "vq":  # how the codebook's health moved during training, per 50 steps
         curves = {k: [float(np.mean(v[i:i + 50])) for i in range(0, len(v), 50)] for k, v in history.items()
                   if k in ("recon", "perplexity", "codes_used", "dead_codes", "commitment", "codebook")}
         curves["step"] = [min(i + 50, len(history["step"])) for i in range(0, len(history["step"]), 50)]
-    command = f"python -m playground train {args.name}" + (f" --steps {steps}" if args.steps else "")
+    command = f"python -m playground train {args.name}" + (f" --steps {steps}" if args.steps else "") \
+        + (" --resume" if args.resume else "")
     path = checkpoints.save(model, recipe.spec, args.name, Path(args.out), dataset=recipe.dataset, summary=recipe.summary,
-                            data_source=dataset.source, steps_trained=len(history["step"]),
+                            data_source=dataset.source, steps_trained=done_before + len(history["step"]),
                             wall_time_s=round(history["wall_time_s"], 1), final_loss=final.get("loss", final.get("g_loss")),
                             final_metrics_last_100_steps=final, metrics=metrics, seed=recipe.seed, command=command,
-                            torch=torch.__version__, threads=torch.get_num_threads(), **({"curves": curves} if curves else {}))
+                            torch=torch.__version__, threads=torch.get_num_threads(), device=str(device),
+                            **({"curves": curves} if curves else {}))
     print(json.dumps(metrics, indent=2))
     print(f"wrote {path} and its .safetensors")
     return 0
@@ -85,36 +112,36 @@ def cmd_train(args) -> int:
 
 def cmd_sample(args) -> int:
     from . import checkpoints, viz
-    from .diffusion import make_schedule
     from .diffusion.samplers import ClassifierFree, ClassifierGuidance, sample
 
-    model, spec, card = checkpoints.load(args.name)
-    if card["family"] != "ddpm":
-        raise SystemExit(f"{args.name} is a {card['family']}, not a diffusion model")
-    g = torch.Generator().manual_seed(args.seed)
-    shape = (args.n, 2) if spec.network == "mlp" else (args.n, spec.unet.in_channels, spec.unet.image_size, spec.unet.image_size)
-    y = None if args.label is None else args.label
+    m = checkpoints.load(args.name, device=args.device)
+    if m.family != "ddpm":
+        raise SystemExit(f"{args.name} is a {m.family}, not a diffusion model")
     if args.classifier is not None and args.guidance is None:
         raise ValueError("--classifier needs --guidance S, the classifier guidance scale")
     if args.guidance is not None and args.label is None:
         raise ValueError("guidance needs a class: give --label K")
+    if args.label is not None and not (m.num_classes and 0 <= args.label < m.num_classes):
+        raise ValueError(f"--label must be a class from 0 to {(m.num_classes or 1) - 1} of {args.name}")
     if args.classifier is not None:  # classifier guidance of the unconditional (null-class) model
-        classifier, cspec, ccard = checkpoints.load(args.classifier)
-        if ccard["family"] != "noisy-classifier":
-            raise ValueError(f"{args.classifier} is a {ccard['family']}, not a noise-aware classifier")
-        if (cspec.schedule, cspec.num_steps) != (spec.schedule, spec.num_steps):
+        c = checkpoints.load(args.classifier, device=m.device)
+        if c.family != "noisy-classifier":
+            raise ValueError(f"{args.classifier} is a {c.family}, not a noise-aware classifier")
+        if (c.spec.schedule, c.spec.num_steps) != (m.spec.schedule, m.spec.num_steps):
             raise ValueError(f"{args.classifier} was trained with another schedule than {args.name}")
-        guidance = ClassifierGuidance(classifier, args.guidance)
+        guidance = ClassifierGuidance(c.model, args.guidance)
     else:
-        guidance = ClassifierFree(args.guidance) if args.guidance is not None else None
-    x = sample(model, make_schedule(spec.schedule, spec.num_steps), torch.randn(shape, generator=g), args.sampler,
-               args.steps if args.sampler == "ddim" else None, eta=args.eta, y=y, guidance=guidance, generator=g)
+        guidance = ClassifierFree(args.guidance, null=m.null_condition(args.n)) if args.guidance is not None else None
+    g = torch.Generator().manual_seed(args.seed)
+    x = sample(m.model, m.schedule, m.noise(args.n, args.seed), args.sampler, args.steps if args.sampler == "ddim" else None,
+               eta=args.eta, y=None if args.label is None else m.labels(args.n, args.label), guidance=guidance,
+               generator=g).cpu()
     out = Path(args.out)
     if out.suffix == ".npy":
         np.save(out, x.numpy())
     elif out.suffix == ".png":
         from PIL import Image
-        if spec.network == "mlp":
+        if m.modality != "image":
             raise SystemExit("2D samples are points: write them to a .npy file")
         Image.fromarray(viz.image_grid(x, scale=2)).save(out)
     else:
@@ -140,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("name")
     train.add_argument("--steps", type=int, help="override the recipe's number of steps")
     train.add_argument("--out", default=str(CHECKPOINTS), help="folder for NAME.safetensors + NAME.json")
+    train.add_argument("--resume", action="store_true", help="go on from the checkpoint NAME in --out")
+    train.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: $PLAYGROUND_DEVICE, else the best there is)")
     train.set_defaults(run=cmd_train)
     smp = commands.add_parser("sample", help="sample a shipped diffusion model to .png or .npy")
     smp.add_argument("name")
@@ -152,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     smp.add_argument("--guidance", type=float, help="guidance scale: CFG's w (1 = plain conditional), or s with --classifier")
     smp.add_argument("--classifier", help="a noisy-classifier checkpoint: use classifier guidance instead of CFG")
     smp.add_argument("--seed", type=int, default=0)
+    smp.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     smp.set_defaults(run=cmd_sample)
     commands.add_parser("bench", help="print speed figures measured on this machine").set_defaults(run=cmd_bench)
     args = parser.parse_args(argv)

@@ -60,6 +60,11 @@ class AutoencoderSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One decoded image (C, H, W)."""
+        return (self.in_channels, self.image_size, self.image_size)
+
     def build(self) -> "Autoencoder":
         return Autoencoder(self)
 

@@ -7,8 +7,16 @@ import time
 import torch
 
 from . import data, viz
+from .devices import default_device
 from .diffusion import closed_form_vs_iterated, make_schedule
 from .diffusion.forward import noise_at
+
+DEVICE = default_device()  # models and tensors of every figure run here ($PLAYGROUND_DEVICE overrides)
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def _best_ms(fn, repeat: int = 20) -> float:
@@ -16,14 +24,17 @@ def _best_ms(fn, repeat: int = 20) -> float:
     fn()
     times = []
     for _ in range(repeat):
+        _sync()
         began = time.perf_counter()
         fn()
+        _sync()
         times.append(time.perf_counter() - began)
     return 1000 * min(times)
 
 
 def machine() -> str:
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    return (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+            f"device {DEVICE}" + (f" ({torch.cuda.get_device_name(DEVICE)})" if DEVICE.type == "cuda" else ""))
 
 
 def forward_figures() -> dict[str, float]:
@@ -52,11 +63,11 @@ def sampling_figures() -> dict[str, float]:
     from .recipes import recipe
 
     spec = recipe("ddpm-fashion-cosine").spec
-    model = spec.build().eval()  # timing does not depend on the weights
+    model = spec.build().eval().to(DEVICE)  # timing does not depend on the weights
     schedule = make_schedule(spec.schedule, spec.num_steps)
-    x_T = torch.randn(16, 1, 28, 28)
-    y = torch.arange(16) % 10
-    t = torch.full((16,), 500)
+    x_T = torch.randn(16, 1, 28, 28, device=DEVICE)
+    y = torch.arange(16, device=DEVICE) % 10
+    t = torch.full((16,), 500, device=DEVICE)
     with torch.no_grad():
         forward_ms = _best_ms(lambda: model(x_T, t, y), repeat=10)
     ddim_ms = _best_ms(lambda: sample(model, schedule, x_T, "ddim", 50, y=y), repeat=3)
@@ -95,15 +106,16 @@ def guidance_figures() -> dict[str, float]:
     from .recipes import recipe
 
     spec = recipe("ddpm-fashion-cosine").spec
-    model = spec.build().eval()  # timing does not depend on the weights
-    classifier = recipe("noisy-classifier-fashion").spec.build().eval()
+    model = spec.build().eval().to(DEVICE)  # timing does not depend on the weights
+    classifier = recipe("noisy-classifier-fashion").spec.build().eval().to(DEVICE)
     schedule = make_schedule(spec.schedule, spec.num_steps)
     scales, seeds = [0, 1, 2, 4, 8], [0, 1, 2, 3]
     figures = {}
     for method in ("cfg", "classifier"):
         figures[f"guidance grid 5 scales x 4 seeds, DDIM-50, {method} (s)"] = _best_ms(
             lambda: guidance.grid(model, schedule, (1, 28, 28), 7, scales, seeds, method, classifier), repeat=2) / 1000
-    x, t, y = torch.randn(20, 1, 28, 28), torch.full((20,), 500), torch.full((20,), 7)
+    x, t, y = (torch.randn(20, 1, 28, 28, device=DEVICE), torch.full((20,), 500, device=DEVICE),
+               torch.full((20,), 7, device=DEVICE))
     cfg = ClassifierFree(torch.tensor([float(w) for w in scales]).repeat_interleave(4))
     with torch.no_grad():
         batched = _best_ms(lambda: cfg(model, x, t, y, schedule), repeat=10)
@@ -115,7 +127,7 @@ def guidance_figures() -> dict[str, float]:
 def training_figures(steps: int = 30) -> dict[str, float]:
     """Training steps per second of each kind of shipped recipe, at its own batch size (after 5 warm-up steps)."""
     from .recipes import RECIPES
-    from .train import train
+    from .train import train_steps
 
     figures, seen = {}, set()
     for name, r in RECIPES.items():
@@ -124,8 +136,16 @@ def training_figures(steps: int = 30) -> dict[str, float]:
             continue
         seen.add(kind)
         ds = data.load(r.dataset, "train", n=r.n or 4096, seed=0)
+        if r.spec.family == "token-prior":
+            from . import prior
+            from . import checkpoints
+            if r.spec.vq not in checkpoints.available():
+                continue
+            ds = prior.tokenise(ds, checkpoints.load(r.spec.vq, device=DEVICE).model)
         stamps = {}
-        train(r.spec, ds, steps, callback=lambda step, *_: stamps.__setitem__(step, time.perf_counter()))
+        for event in train_steps(r.spec, ds, steps, device=DEVICE):
+            _sync()
+            stamps[event.step] = time.perf_counter()
         figures[f"training steps/s, {name} (batch {r.spec.batch_size})"] = (steps - 5) / (stamps[steps] - stamps[5])
     return figures
 
@@ -133,18 +153,21 @@ def training_figures(steps: int = 30) -> dict[str, float]:
 def gan_figures() -> dict[str, float]:
     """The live 2D GAN view: training iterations per second, and what one redraw of the view costs."""
     from . import gan, viz
-    from .train import train
+    from .train import train_steps
 
     spec = gan.GANSpec(network="mlp", batch_size=256, lr=1e-3, d_lr=1e-3)
     ds = data.load("ring8", "train", n=4096)
     stamps = {}
-    model, _ = train(spec, ds, 205, callback=lambda step, *_: stamps.__setitem__(step, time.perf_counter()))
-    z = torch.randn(400, spec.latent_dim)
+    for event in train_steps(spec, ds, 205, device=DEVICE):
+        _sync()
+        stamps[event.step] = time.perf_counter()
+    model = event.model
+    z = torch.randn(400, spec.latent_dim, device=DEVICE)
 
     def redraw():  # what the page computes per redraw: D on a 60×60 grid, G's push at 400 points, coverage, figure
         axis, field = gan.discriminator_field(model)
         points, pull = gan.generator_pull(model, spec, z)
-        gan.mode_coverage(model.sample(2000).numpy())
+        gan.mode_coverage(model.sample(2000).cpu().numpy())
         viz.gan_field_image(axis, field, ds.x[:800].numpy(), points, pull, "", "D", (0.0, 1.0))
 
     return {"2D GAN training iterations/s (batch 256, 1 D + 1 G step)": 200 / (stamps[205] - stamps[5]),
@@ -156,11 +179,11 @@ def vq_figures() -> dict[str, float]:
     from . import checkpoints, prior, vq
     if not {"vq-fashion", "prior-fashion"} <= set(checkpoints.available()):
         return {}
-    tokenizer, p = checkpoints.load("vq-fashion")[0], checkpoints.load("prior-fashion")[0]
-    x = data.example("fashion", 7, 0)[0][None]
+    tokenizer, p = checkpoints.load("vq-fashion", device=DEVICE).model, checkpoints.load("prior-fashion", device=DEVICE).model
+    x = data.example("fashion", 7, 0)[0][None].to(DEVICE)
     t = vq.tokens(tokenizer, x)
     flat = t.flatten(1)
-    labels = torch.tensor([p.spec.num_classes])
+    labels = p.spec.null_condition(1, DEVICE)
     with torch.no_grad():
         full = _best_ms(lambda: p(flat, labels))
     whole = _best_ms(lambda: prior.sample(p, 1, generator=torch.Generator().manual_seed(0)), repeat=5)

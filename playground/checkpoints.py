@@ -14,19 +14,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from .devices import check_device, default_device
+from .families import spec_from_card
+from .models import Loaded
+
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
-
-
-def _families() -> dict:
-    from .autoencoders import AutoencoderSpec
-    from .ddpm import DiffusionSpec
-    from .diffusion.classifier import NoisyClassifierSpec
-    from .gan import GANSpec
-    from .metrics import ClassifierSpec
-    from .prior import TokenPriorSpec
-    from .vq import VQSpec
-    return {"ddpm": DiffusionSpec, "autoencoder": AutoencoderSpec, "gan": GANSpec, "classifier": ClassifierSpec,
-            "noisy-classifier": NoisyClassifierSpec, "vq": VQSpec, "token-prior": TokenPriorSpec}
 
 
 def available(folder: Path = CHECKPOINTS) -> list[str]:
@@ -52,16 +44,15 @@ def save(model: torch.nn.Module, spec, name: str, folder: Path, **card_fields) -
     return path
 
 
-def load(name: str, folder: Path = CHECKPOINTS, device: str | torch.device = "cpu"):
-    """(model in eval mode, spec, card) for a checkpoint, rebuilt from its card alone."""
+def load(name: str, folder: Path = CHECKPOINTS, device: str | torch.device | None = None) -> Loaded:
+    """A checkpoint rebuilt from its card alone: a `Loaded` handle with the network in eval mode on `device`
+    (default: `default_device()`), its spec and card, and the facts pages need."""
     info = card(name, folder)
-    families = _families()
-    if info["family"] not in families:
-        raise ValueError(f"checkpoint {name!r} has unknown family {info['family']!r}")
-    spec = families[info["family"]](**info["spec"])
+    spec = spec_from_card(info)
     model = spec.build()
     model.load_state_dict(load_file(str(Path(folder) / f"{name}.safetensors")))
-    return model.to(device).eval(), spec, info
+    device = default_device() if device is None else check_device(device)
+    return Loaded(name, model.to(device).eval(), spec, info, info.get("summary", name))
 
 
 def user_dir() -> Path:

@@ -102,11 +102,10 @@ def vq_quality(model, spec, classifier=None, seed: int = 0) -> dict:
 
 
 @torch.no_grad()
-def token_prior_quality(model, spec, classifier=None, n: int = 1000, seed: int = 0) -> dict:
+def token_prior_quality(model, spec, tokenizer, classifier=None, n: int = 1000, seed: int = 0) -> dict:
     """Test negative log-likelihood of the true tokens (nats per token, and bits per image next to the uniform
     log₂K bits per token), and — with the metric classifier — n samples of "any class" (T = 1, all tokens)
-    against real images, and the class accuracy of 50 samples per class."""
-    tokenizer = prior.tokenizer(spec.vq)
+    against real images, and the class accuracy of 50 samples per class. `tokenizer`: the VQ-VAE spec.vq."""
     test = data.load(spec.dataset, "test", n=n, seed=seed)
     t = vq.tokens(tokenizer, test.x)
     nats = prior.nll(model, t, test.y)

@@ -72,6 +72,11 @@ class GANSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One sample: (2,) for the 2D MLP GAN, (C, H, W) for the DCGAN."""
+        return (2,) if self.network == "mlp" else (self.in_channels, self.image_size, self.image_size)
+
     def build(self) -> "GAN":
         return GAN(self)
 

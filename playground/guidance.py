@@ -11,15 +11,18 @@ so every cell of a column starts from the same x_T and the rows differ only in t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .data import Dataset
+from .devices import device_of
 from .diffusion.samplers import ClassifierFree, ClassifierGuidance, denoise_steps
 from .diffusion.schedules import Schedule
-from .diffusion.trajectory import Trajectory, record
+from .diffusion.trajectory import RecordEvent, Trajectory, record_steps
 from .metrics import class_fidelity, diversity, features_and_probs, frechet_distance, sliced_wasserstein
 
 METHODS = {"cfg": "classifier-free guidance", "classifier": "classifier guidance"}
@@ -56,11 +59,11 @@ def column_noise(shape: tuple[int, ...], seeds: Sequence[int]) -> torch.Tensor:
     return torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
 
 
-def grid(model: Callable, schedule: Schedule, shape: tuple[int, ...], label: int, scales: Sequence[float],
-         seeds: Sequence[int], method: str, classifier: Callable | None = None, *, sampler: str = "ddim",
-         num_steps: int | None = 50, eta: float = 0.0, max_frames: int = 60, on_step: Callable | None = None,
-         should_stop: Callable[[], bool] | None = None) -> Trajectory:
+def grid_steps(model: Callable, schedule: Schedule, shape: tuple[int, ...], label: int, scales: Sequence[float],
+               seeds: Sequence[int], method: str, classifier: Callable | None = None, *, sampler: str = "ddim",
+               num_steps: int | None = 50, eta: float = 0.0, max_frames: int = 60) -> Iterator[RecordEvent]:
     """Sample a grid: rows are `scales`, columns `seeds`, all of class `label`, recorded for step-through.
+    Yields a `RecordEvent` per reverse step; the last one carries the `Trajectory`.
 
     Cell (row r, column c) is batch index r · len(seeds) + c; its x_T is `column_noise(shape, seeds)[c]`.
     (With DDPM or eta > 0 the noise added during sampling differs between cells; x_T does not.)
@@ -68,24 +71,37 @@ def grid(model: Callable, schedule: Schedule, shape: tuple[int, ...], label: int
     scales = check_scales(scales)
     if not 1 <= len(seeds) <= MAX_SEEDS:
         raise ValueError(f"give 1 to {MAX_SEEDS} seeds, got {len(seeds)}")
-    x_T = column_noise(shape, seeds).repeat(len(scales), *[1] * len(shape))  # (rows · cols, *shape)
+    device = device_of(model)
+    x_T = column_noise(shape, seeds).repeat(len(scales), *[1] * len(shape)).to(device)  # (rows · cols, *shape)
     w = torch.tensor(scales, dtype=torch.float64).repeat_interleave(len(seeds))  # the scale of each cell
-    y = torch.full((len(x_T),), int(label), dtype=torch.long)
-    return record(model, schedule, x_T, sampler=sampler, num_steps=num_steps, eta=eta, y=y,
-                  guidance=make_guidance(method, w, classifier), generator=torch.Generator().manual_seed(int(seeds[0])),
-                  max_frames=max_frames, on_step=on_step, should_stop=should_stop)
+    y = torch.full((len(x_T),), int(label), dtype=torch.long, device=device)
+    yield from record_steps(model, schedule, x_T, sampler=sampler, num_steps=num_steps, eta=eta, y=y,
+                            guidance=make_guidance(method, w, classifier),
+                            generator=torch.Generator().manual_seed(int(seeds[0])), max_frames=max_frames)
 
 
-def sample_per_scale(model: Callable, schedule: Schedule, shape: tuple[int, ...], label: int, scales: Sequence[float],
-                     n: int, method: str, classifier: Callable | None = None, *, sampler: str = "ddim",
-                     num_steps: int | None = 50, eta: float = 0.0, seed: int = 0, batch: int = 400,
-                     on_step: Callable | None = None, should_stop: Callable[[], bool] | None = None) -> torch.Tensor | None:
-    """n samples of class `label` at each scale, (len(scales), n, *shape); the same n starting noises at every
-    scale, so differences between scales come from the scale alone. None if stopped.
+def grid(*args, **kwargs) -> Trajectory:
+    """Run `grid_steps` to the end and return the recorded `Trajectory` (arguments as there)."""
+    return deque(grid_steps(*args, **kwargs), maxlen=1)[0].trajectory
 
-    on_step(done, total) counts reverse steps over all batches.
-    """
+
+@dataclass
+class ScaleProgress:
+    """Progress of `sample_per_scale_steps`; the last event carries the samples."""
+
+    done: int  # reverse steps done, over all batches
+    total: int  # reverse steps in all
+    samples: torch.Tensor | None = None  # (len(scales), n, *shape) on the CPU, on the last event only
+
+
+def sample_per_scale_steps(model: Callable, schedule: Schedule, shape: tuple[int, ...], label: int,
+                           scales: Sequence[float], n: int, method: str, classifier: Callable | None = None, *,
+                           sampler: str = "ddim", num_steps: int | None = 50, eta: float = 0.0, seed: int = 0,
+                           batch: int = 400) -> Iterator[ScaleProgress]:
+    """n samples of class `label` at each scale, with the same n starting noises at every scale, so differences
+    between scales come from the scale alone. Yields a `ScaleProgress` after every network call."""
     scales = check_scales(scales)
+    device = device_of(model)
     x_T = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed)).repeat(len(scales), *[1] * len(shape))
     w = torch.tensor(scales, dtype=torch.float64).repeat_interleave(n)
     chunks = list(zip(x_T.split(batch), w.split(batch)))
@@ -93,16 +109,20 @@ def sample_per_scale(model: Callable, schedule: Schedule, shape: tuple[int, ...]
     total, done, out = len(chunks) * steps_per_run, 0, []
     generator = torch.Generator().manual_seed(seed + 1)
     for x, wc in chunks:
-        y = torch.full((len(x),), int(label), dtype=torch.long)
+        x = x.to(device)
+        y = torch.full((len(x),), int(label), dtype=torch.long, device=device)
         for step in denoise_steps(model, schedule, x, sampler, num_steps, eta, y, make_guidance(method, wc, classifier), generator):
             x = step.x_t
             done += 1
-            if on_step is not None:
-                on_step(done, total)
-            if should_stop is not None and should_stop():
-                return None
-        out.append(x)
-    return torch.cat(out).reshape(len(scales), n, *shape)
+            if done < total:
+                yield ScaleProgress(done, total)
+        out.append(x.cpu())
+    yield ScaleProgress(total, total, torch.cat(out).reshape(len(scales), n, *shape))
+
+
+def sample_per_scale(*args, **kwargs) -> torch.Tensor:
+    """Run `sample_per_scale_steps` to the end: (len(scales), n, *shape) (arguments as there)."""
+    return deque(sample_per_scale_steps(*args, **kwargs), maxlen=1)[0].samples
 
 
 def image_tradeoff(samples: torch.Tensor, label: int, metric_classifier, real_class: torch.Tensor,

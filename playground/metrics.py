@@ -31,6 +31,8 @@ class ClassifierSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    sample_shape = None  # a classifier makes no samples
+
     def build(self) -> "Classifier":
         return Classifier(self)
 

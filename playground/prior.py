@@ -3,13 +3,15 @@ raster order and predicts the next one, p(t) = Π_i p(t_i | t_<i, class). Sampli
 (van den Oord et al. 2017 §3.3 used a PixelCNN; DALL·E 1 and VQGAN use a transformer, as here).
 
     >>> from playground import checkpoints, prior, vq
-    >>> model, spec, _ = checkpoints.load("prior-fashion")
-    >>> grid = prior.sample(model, n=4, temperature=1.0, top_k=0, generator=torch.Generator().manual_seed(0))
-    >>> images = vq.decode_tokens(prior.tokenizer(spec.vq), grid)
+    >>> p = checkpoints.load("prior-fashion")
+    >>> grid = prior.sample(p.model, n=4, temperature=1.0, top_k=0, generator=torch.Generator().manual_seed(0))
+    >>> images = vq.decode_tokens(checkpoints.load(p.spec.vq).model, grid)
+
+The prior trains on token grids, not images: `tokenise(dataset, tokenizer)` turns a dataset into its tokens
+once, with the tokenizer the caller loaded. The spec records the tokenizer's checkpoint name for the card.
 """
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -20,6 +22,7 @@ from einops import rearrange
 from torch import nn
 
 from . import vq
+from .data import Dataset
 
 
 @dataclass
@@ -62,9 +65,19 @@ class TokenPriorSpec:
     def build(self) -> "TokenPrior":
         return TokenPrior(self)
 
+    @property
+    def sample_shape(self) -> tuple[int, int]:
+        """One sample: a (grid, grid) token map."""
+        return (self.grid, self.grid)
+
+    def null_condition(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The "any class" token for n sequences."""
+        return torch.full((n,), self.num_classes, dtype=torch.long, device=device)
+
     def loss(self, model: "TokenPrior", x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
-        """Cross-entropy of each token given the ones before it: −(1/L) Σ_i log p(t_i | t_<i, class), in nats."""
-        t = rearrange(vq.tokens(tokenizer(self.vq), x), "b h w -> b (h w)")
+        """Cross-entropy of each token given the ones before it: −(1/L) Σ_i log p(t_i | t_<i, class), in nats.
+        x: token grids (B, grid, grid), from `tokenise`."""
+        t = rearrange(x, "b h w -> b (h w)")
         drop = torch.rand(len(y), generator=generator).to(y.device) < self.label_dropout
         labels = torch.where(drop, torch.full_like(y, self.num_classes), y)
         nll = F.cross_entropy(rearrange(model(t, labels), "b l k -> b k l"), t)
@@ -72,17 +85,15 @@ class TokenPriorSpec:
 
     @torch.no_grad()
     def preview(self, model: "TokenPrior", n: int, generator: torch.Generator) -> torch.Tensor:
-        return vq.decode_tokens(tokenizer(self.vq), sample(model, n, generator=generator))
+        """n sampled token grids (n, grid, grid); decode them with the tokenizer to see them."""
+        return sample(model, n, generator=generator)
 
 
-@functools.lru_cache(maxsize=4)
-def tokenizer(name: str) -> vq.VQVAE:
-    """The shipped VQ-VAE `name`, loaded once (frozen, in eval mode)."""
-    from . import checkpoints
-    model, _, info = checkpoints.load(name)
-    if info["family"] != "vq":
-        raise ValueError(f"{name} is a {info['family']}, not a VQ-VAE")
-    return model.requires_grad_(False)
+def tokenise(ds: Dataset, tokenizer: vq.VQVAE) -> Dataset:
+    """The dataset with each image replaced by its token grid (N, grid, grid), the prior's training data."""
+    device = next(tokenizer.parameters()).device
+    grids = vq.tokens(tokenizer, ds.x.to(device)).cpu()
+    return Dataset(ds.name, grids, ds.y, ds.class_names, f"{ds.source}, as tokens", ds.captions)
 
 
 class Block(nn.Module):
@@ -127,12 +138,12 @@ class TokenPrior(nn.Module):
 
 
 def _labels(model: TokenPrior, n: int, label) -> torch.Tensor:
-    k = model.spec.num_classes
+    k, device = model.spec.num_classes, model.position.device
     if label is None:
-        return torch.full((n,), k, dtype=torch.long)
+        return model.spec.null_condition(n, device)
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < k:
         raise ValueError(f"the class must be a whole number from 0 to {k - 1}, or None for any class; got {label!r}")
-    return torch.full((n,), label, dtype=torch.long)
+    return torch.full((n,), label, dtype=torch.long, device=device)
 
 
 def next_token_probs(logits: torch.Tensor, temperature: float, top_k: int) -> torch.Tensor:
@@ -158,11 +169,12 @@ def sample_steps(model: TokenPrior, n: int, temperature: float = 1.0, top_k: int
         raise ValueError(f"n must be a whole number from 1 to 4096, got {n!r}")
     spec, labels = model.spec, _labels(model, n, label)
     next_token_probs(torch.zeros(1, 2), temperature, top_k)  # check the settings before the first step
-    t = torch.full((n, spec.length), -1, dtype=torch.long)
+    t = torch.full((n, spec.length), -1, dtype=torch.long, device=labels.device)
     for i in range(spec.length):
         logits = model(t[:, :i].clamp(min=0), labels)[:, i]  # position i predicts t_i
         probs = next_token_probs(logits, temperature, top_k)
-        t[:, i] = torch.multinomial(probs, 1, generator=generator)[:, 0]
+        # drawn on the CPU with the (CPU) generator, so a seed gives the same tokens on every device
+        t[:, i] = torch.multinomial(probs.cpu(), 1, generator=generator)[:, 0].to(t.device)
         yield {"position": i, "tokens": t.view(n, spec.grid, spec.grid).clone(), "probs": probs, "chosen": t[:, i].clone()}
 
 
@@ -178,7 +190,7 @@ def sample(model: TokenPrior, n: int, temperature: float = 1.0, top_k: int = 0, 
 def nll(model: TokenPrior, t: torch.Tensor, labels: torch.Tensor | None = None, batch: int = 500) -> float:
     """Mean −log p(t_i | t_<i) in nats per token over token grids t (N, grid, grid); "any class" if no labels."""
     flat = rearrange(t, "b h w -> b (h w)")
-    labels = labels if labels is not None else torch.full((len(flat),), model.spec.num_classes, dtype=torch.long)
+    labels = labels if labels is not None else model.spec.null_condition(len(flat), flat.device)
     total = sum(F.cross_entropy(rearrange(model(tb, lb), "b l k -> b k l"), tb, reduction="sum").item()
                 for tb, lb in zip(flat.split(batch), labels.split(batch)))
     return total / flat.numel()

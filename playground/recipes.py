@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from .autoencoders import AutoencoderSpec
 from .data import TOY2D
-from .ddpm import DiffusionSpec
+from .diffusion.ddpm import DiffusionSpec
 from .diffusion.classifier import NoisyClassifierSpec
 from .gan import GANSpec
 from .metrics import ClassifierSpec

@@ -1,20 +1,39 @@
-"""One training loop for every family. A family (a spec) contributes `build()`,
-`loss(model, x, y, generator)` and optionally `preview(model, n, generator)`;
-the loop knows nothing else about the model, and reports through a callback.
+"""One training loop for every family, written as a generator of events.
 
-A family whose step is not one loss and one optimizer (a GAN: alternating D and G updates) instead gives
-`optimizers(model)` and `train_step(model, optimizers, x, y, generator) -> (loss, metrics)`, which does its own
-backward passes and updates; the loop still draws the batches, averages weights, checks, stops and reports."""
+`train_steps(...)` yields a `TrainEvent` after every step; `train(...)` drains it, as `sample()` drains
+`denoise_steps()`. A page iterates the events and shows them; cancelling a run is closing the generator
+(Gradio does that when its Stop button cancels the event), and the model so far is in the last event.
+
+The loop knows nothing about the model beyond the family protocol (`playground.families`): a
+`LossFamily` gives `loss(model, x, y, generator)`, a `SteppedFamily` gives `optimizers(model)` and
+`train_step(...)`, and a `Previewing` family gives `preview(model, n, generator)`.
+"""
 from __future__ import annotations
 
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 
 from .data import Dataset
+from .devices import check_device, default_device
+from .families import Previewing, SteppedFamily
+
+
+@dataclass
+class TrainEvent:
+    """What one training step reports."""
+
+    step: int  # steps done so far in this run (1 … total)
+    total: int  # steps asked for
+    losses: dict  # this step's metrics: {"loss": …} and the family's own
+    preview: torch.Tensor | None  # preview samples (on the CPU) every `preview_every` steps and at the last step
+    model: torch.nn.Module  # the model to show and keep: the weights' moving average if the spec has one
+    history: dict  # {"step": [...], metric: [...], "wall_time_s"}: the run so far
+    trainer: tuple  # (raw model, optimizers): pass as `resume=` to go on training exactly where this stopped
 
 
 def _check(steps, data) -> None:
@@ -26,41 +45,45 @@ def _check(steps, data) -> None:
 
 @torch.no_grad()
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """Average the weights, and the floating-point buffers too (BatchNorm's running mean and variance, so the
+    averaged DCGAN generator normalises with statistics that match its averaged weights); integer buffers
+    (BatchNorm's step counter) are copied."""
     # θ_ema ← d θ_ema + (1 − d) θ
     for p_ema, p in zip(ema.parameters(), model.parameters()):
         p_ema.lerp_(p, 1 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        if b.is_floating_point():
+            b_ema.lerp_(b, 1 - decay)
+        else:
+            b_ema.copy_(b)
 
 
-def train(spec, data: Dataset, steps: int, *, callback: Callable | None = None,
-          should_stop: Callable[[], bool] | None = None, seed: int = 0, preview_every: int = 0,
-          preview_n: int = 16, device: torch.device | str | None = None, resume: tuple | None = None):
-    """Train a fresh model of `spec` on `data` for `steps` steps.
+def train_steps(spec, data: Dataset, steps: int, *, seed: int = 0, device: torch.device | str | None = None,
+                preview_every: int = 0, preview_n: int = 16, resume: tuple | None = None) -> Iterator[TrainEvent]:
+    """Train a fresh model of `spec` on `data` for `steps` steps, yielding a `TrainEvent` after each.
 
-    callback(step, total, metrics, preview): after every step; `preview` is a tensor of samples every
-    `preview_every` steps and at the last step, else None. should_stop(): checked before every step (the UI's Stop button).
-    resume=(model, optimizers): go on training these instead of fresh ones (a live view that pauses and resumes).
-    Returns (model, history); the model is the EMA of the weights when spec.ema_decay > 0.
+    device: where it trains (default `default_device()`); batches are moved there, previews come back to the CPU.
+    resume=(model, optimizers): go on training these (a live view that pauses and resumes, or `train --resume`).
     """
     _check(steps, data)
-    device = torch.device(device or "cpu")
+    device = default_device() if device is None else check_device(device)
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)  # on the CPU: the same batches and noise on every device
+    stepped = isinstance(spec, SteppedFamily)
     if resume is not None:
         model, optimizers = resume
     else:
         model = spec.build().to(device)
-        optimizers = spec.optimizers(model) if hasattr(spec, "train_step") else [torch.optim.Adam(model.parameters(), lr=spec.lr)]
+        optimizers = spec.optimizers(model) if stepped else [torch.optim.Adam(model.parameters(), lr=spec.lr)]
     ema = copy.deepcopy(model).requires_grad_(False) if spec.ema_decay > 0 else None
-    history = {"step": [], "wall_time_s": 0.0, "stopped_early": False}
+    shown = ema if ema is not None else model
+    history = {"step": [], "wall_time_s": 0.0}
     began = time.perf_counter()
     model.train()
     for step in range(1, steps + 1):
-        if should_stop is not None and should_stop():
-            history["stopped_early"] = True
-            break
         index = torch.randint(0, len(data), (spec.batch_size,), generator=generator)
         x, y = data.x[index].to(device), data.y[index].to(device)
-        if hasattr(spec, "train_step"):
+        if stepped:
             loss, metrics = spec.train_step(model, optimizers, x, y, generator)
         else:
             loss, metrics = spec.loss(model, x, y, generator)
@@ -76,16 +99,25 @@ def train(spec, data: Dataset, steps: int, *, callback: Callable | None = None,
             # warm-up: early on the average follows the weights closely (as in many DDPM codebases)
             ema_update(ema, model, min(spec.ema_decay, (1 + step) / (10 + step)))
         history["step"].append(step)
-        for key, value in metrics.items():
-            history.setdefault(key, []).append(value)
+        for key, metric in metrics.items():
+            history.setdefault(key, []).append(metric)
+        history["wall_time_s"] = time.perf_counter() - began
         preview = None
-        if preview_every and (step % preview_every == 0 or step == steps) and hasattr(spec, "preview"):
-            shown = ema if ema is not None else model
+        if preview_every and (step % preview_every == 0 or step == steps) and isinstance(spec, Previewing):
             shown.eval()
-            preview = spec.preview(shown, preview_n, torch.Generator().manual_seed(seed))
+            with torch.no_grad():
+                preview = spec.preview(shown, preview_n, torch.Generator().manual_seed(seed)).cpu()
             model.train()
-        if callback is not None:
-            callback(step, steps, metrics, preview)
-    history["wall_time_s"] = time.perf_counter() - began
-    final = ema if ema is not None else model
-    return final.eval(), history
+        shown.eval()
+        yield TrainEvent(step, steps, metrics, preview, shown, history, (model, optimizers))
+        model.train()
+
+
+def train(spec, data: Dataset, steps: int, *, seed: int = 0, device: torch.device | str | None = None,
+          resume: tuple | None = None) -> tuple[torch.nn.Module, dict]:
+    """Run `train_steps` to the end. Returns (model in eval mode, history); the model is the moving average
+    of the weights when spec.ema_decay > 0."""
+    event = None
+    for event in train_steps(spec, data, steps, seed=seed, device=device, resume=resume):
+        pass
+    return event.model.eval(), event.history

@@ -10,7 +10,7 @@ import torch
 from playground import autoencoders, checkpoints, data, prior, vq
 from playground.autoencoders import AutoencoderSpec
 from playground.__main__ import main
-from playground.ddpm import DiffusionSpec
+from playground.diffusion.ddpm import DiffusionSpec
 from playground.diffusion import make_schedule
 from playground.diffusion.samplers import sample
 from playground.metrics import ClassifierSpec
@@ -59,8 +59,9 @@ def test_save_load_round_trip(tmp_path, kind):
     assert (tmp_path / f"tiny-{kind}.safetensors").is_file()
     assert checkpoints.available(tmp_path) == [f"tiny-{kind}"]
 
-    loaded, loaded_spec, card = checkpoints.load(f"tiny-{kind}", tmp_path)
-    assert not loaded.training
+    handle = checkpoints.load(f"tiny-{kind}", tmp_path)
+    loaded, loaded_spec, card = handle.model, handle.spec, handle.card
+    assert not loaded.training and handle.family == spec.family and handle.name == f"tiny-{kind}"
     assert loaded_spec == spec  # the spec is rebuilt from the card alone (dicts back into configs, lists into tuples)
     assert type(loaded) is type(model)
     run = probe(spec)
@@ -102,7 +103,8 @@ def test_unknown_family_raises(tmp_path):
 @pytest.mark.skipif(not SHIPPED, reason="no shipped checkpoints in assets/checkpoints yet")
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_checkpoint(name):
-    model, spec, card = checkpoints.load(name)
+    handle = checkpoints.load(name)
+    model, spec, card = handle.model, handle.spec, handle.card
     assert card["name"] == name and card["family"] in ("ddpm", "classifier", "noisy-classifier", "autoencoder", "gan",
                                                        "vq", "token-prior")
     for key in ("command", "steps_trained", "wall_time_s", "final_loss", "metrics", "dataset"):
@@ -147,15 +149,10 @@ def test_shipped_checkpoint(name):
         assert x.shape == (4, spec.in_channels, spec.image_size, spec.image_size) and x.abs().max() <= 1
         assert {"frechet_distance", "diversity", "confidence"} <= set(card["metrics"])
         return
-    if spec.network == "mlp":
-        shape = (4, 2)
-    else:
-        shape = (4, spec.unet.in_channels, spec.unet.image_size, spec.unet.image_size)
     g = torch.Generator().manual_seed(0)
-    y = torch.arange(4) % spec.num_classes if spec.num_classes else None
-    x = sample(model, make_schedule(spec.schedule, spec.num_steps), torch.randn(shape, generator=g), "ddim", 5,
-               y=y, generator=g)
-    assert x.shape == shape and torch.isfinite(x).all()
+    x = sample(model, handle.schedule, handle.noise(4, seed=0), "ddim", 5, y=handle.labels(4, None), generator=g)
+    assert x.shape == (4, *handle.sample_shape) and torch.isfinite(x).all()
+    assert handle.modality == ("points" if handle.sample_shape == (2,) else "image")
 
 
 # ---- the user's folder ----------------------------------------------------------------------
@@ -202,8 +199,8 @@ def test_cli_train_writes_into_out_only(tmp_path, capsys):
     assert card["command"] == "python -m playground train ddpm-moons-linear --steps 20"
     assert card["dataset"] == "moons" and np.isfinite(card["final_loss"]) and card["wall_time_s"] >= 0
     assert np.isfinite(card["metrics"]["sliced_wasserstein_to_data"])
-    model, spec, _ = checkpoints.load("ddpm-moons-linear", tmp_path)
-    assert spec.network == "mlp" and spec.schedule == "linear"
+    handle = checkpoints.load("ddpm-moons-linear", tmp_path)
+    assert handle.modality == "points" and handle.schedule.kind == "linear"
     assert "training ddpm-moons-linear" in capsys.readouterr().out
 
 
@@ -261,3 +258,37 @@ def test_cli_sample_with_both_kinds_of_guidance(tmp_path, capsys):
                  "--classifier", "noisy-classifier-ring8"]) != 0  # --classifier without a scale is refused
     assert main(["sample", "ddpm-ring8-cond", "--n", "4", "--out", str(tmp_path / "z.npy"), "--guidance", "2"]) != 0
     assert not (tmp_path / "z.npy").exists()
+
+
+# ---- the loaded-model handle and the device -----------------------------------------------------
+
+
+def test_loaded_handle_gives_the_facts_pages_need():
+    if "ddpm-fashion-cosine" not in SHIPPED:
+        pytest.skip("ddpm-fashion-cosine is not shipped")
+    m = checkpoints.load("ddpm-fashion-cosine", device="cpu")
+    assert m.sample_shape == (1, 28, 28) and m.modality == "image" and m.family == "ddpm"
+    assert m.class_names[7] == "Sneaker" and m.num_classes == 10
+    assert m.schedule is checkpoints.load("ddpm-fashion-cosine", device="cpu").schedule  # cached, never rebuilt
+    torch.testing.assert_close(m.null_condition(3), torch.full((3,), 10))
+    assert torch.equal(m.noise(2, seed=5), m.noise(2, seed=5)) and m.noise(2, seed=5).shape == (2, 1, 28, 28)
+    torch.testing.assert_close(m.labels(4, None), torch.tensor([0, 1, 2, 3]))
+
+
+def test_load_refuses_an_unknown_device_with_a_message():
+    name = SHIPPED[0] if SHIPPED else None
+    if name is None:
+        pytest.skip("nothing shipped")
+    with pytest.raises(ValueError, match="unknown device"):
+        checkpoints.load(name, device="potato")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            checkpoints.load(name, device="cuda")
+
+
+def test_playground_device_environment_variable_picks_the_device(monkeypatch):
+    from playground import default_device
+    monkeypatch.setenv("PLAYGROUND_DEVICE", "meta")
+    assert default_device() == torch.device("meta")
+    monkeypatch.setenv("PLAYGROUND_DEVICE", "cpu")
+    assert default_device() == torch.device("cpu")

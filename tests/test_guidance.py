@@ -94,13 +94,14 @@ def test_bad_grid_requests():
 def test_sample_per_scale_shape_progress_and_stop():
     s = make_schedule("linear", 20)
     model = GaussianOracle(s)
-    seen = []
-    x = guidance.sample_per_scale(model, s, (2,), 0, [0.0, 2.0], n=5, method="cfg", num_steps=4, batch=4,
-                                  on_step=lambda done, total: seen.append((done, total)))
-    assert x.shape == (2, 5, 2)
-    assert seen[-1] == (12, 12)  # 10 samples in batches of 4 = 3 runs × 4 steps
-    assert guidance.sample_per_scale(model, s, (2,), 0, [0.0], n=5, method="cfg", num_steps=4,
-                                     should_stop=lambda: True) is None
+    events = list(guidance.sample_per_scale_steps(model, s, (2,), 0, [0.0, 2.0], n=5, method="cfg", num_steps=4, batch=4))
+    assert [(e.done, e.total) for e in events] == [(k, 12) for k in range(1, 13)]  # 10 samples in batches of 4: 3 runs × 4 steps
+    assert all(e.samples is None for e in events[:-1]) and events[-1].samples.shape == (2, 5, 2)
+    stopped = guidance.sample_per_scale_steps(model, s, (2,), 0, [0.0], n=5, method="cfg", num_steps=4)
+    next(stopped)
+    stopped.close()  # closing the generator is how a caller stops it
+    with pytest.raises(StopIteration):
+        next(stopped)
 
 
 def test_point_tradeoff_scores_real_points_as_real():

@@ -15,7 +15,7 @@ from gradio_client.exceptions import AppError
 
 from pages import reverse
 from playground import checkpoints
-from playground.ddpm import DiffusionSpec
+from playground.diffusion.ddpm import DiffusionSpec
 from playground.nn import MLPConfig
 
 TOY = "ddpm-moons-cosine"

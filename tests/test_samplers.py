@@ -148,8 +148,8 @@ def test_classifier_free_guidance():
     steps = list(denoise_steps(model, s, x, "ddim", num_steps=3, y=y, guidance=ClassifierFree(2.0)))
     assert model.calls == 3 and steps[0].eps_cond is not None and steps[0].eps_uncond is not None
     # explicit null label
-    torch.testing.assert_close(ClassifierFree(0.0, null_label=1)(model, x, t, y, s)[0], model(x, t, torch.tensor([1, 1])))
-    with pytest.raises(ValueError, match="null label"):
+    torch.testing.assert_close(ClassifierFree(0.0, null=1)(model, x, t, y, s)[0], model(x, t, torch.tensor([1, 1])))
+    with pytest.raises(ValueError, match="null condition"):
         ClassifierFree(2.0)(scaled_model, x, t, y, s)
 
 

@@ -1,15 +1,15 @@
-"""The one training loop: it lowers the loss for every family, reports through its callback,
-stops on request, is reproducible; and the diffusion family's ε/x0/v conversion and label dropout."""
+"""The one training loop: it lowers the loss for every family, yields its events, stops when closed,
+is reproducible; and the diffusion family's ε/x0/v conversion and label dropout."""
 import numpy as np
 import pytest
 import torch
 
 from playground import data
-from playground.ddpm import DiffusionSpec, EpsModel
+from playground.diffusion.ddpm import DiffusionSpec, EpsModel
 from playground.diffusion import make_schedule
 from playground.metrics import ClassifierSpec
 from playground.nn import MLPConfig, UNetConfig
-from playground.train import train
+from playground.train import train, train_steps
 
 
 def mlp_spec(**kw):
@@ -45,7 +45,7 @@ def test_mlp_diffusion_loss_falls(moons):
     assert history["step"] == list(range(1, 151)) and len(loss) == 150
     assert np.mean(loss[-20:]) < 0.5 * np.mean(loss[:20])
     assert not model.training  # returned in eval mode
-    assert history["stopped_early"] is False and history["wall_time_s"] > 0
+    assert history["wall_time_s"] > 0
 
 
 def test_unet_diffusion_loss_falls(digits):
@@ -79,53 +79,67 @@ def test_ema_model_is_returned_and_differs_from_raw_weights(moons):
 # ---- the callback, stopping, reproducibility, argument checks ------------------------------
 
 
-def test_callback_receives_step_total_metrics_and_previews(moons):
-    calls = []
-    train(mlp_spec(), moons, 9, preview_every=3, preview_n=5,
-          callback=lambda step, total, metrics, preview: calls.append((step, total, metrics, preview)))
-    assert [c[0] for c in calls] == list(range(1, 10))
-    assert all(c[1] == 9 for c in calls)
-    assert all(set(c[2]) == {"loss"} and np.isfinite(c[2]["loss"]) for c in calls)
-    with_preview = [c[0] for c in calls if c[3] is not None]
-    assert with_preview == [3, 6, 9]
-    for _, _, _, preview in calls:
-        if preview is not None:
-            assert isinstance(preview, torch.Tensor) and preview.shape == (5, 2) and torch.isfinite(preview).all()
+def test_events_carry_step_total_losses_and_previews(moons):
+    events = list(train_steps(mlp_spec(), moons, 9, preview_every=3, preview_n=5))
+    assert [e.step for e in events] == list(range(1, 10))
+    assert all(e.total == 9 for e in events)
+    assert all(set(e.losses) == {"loss"} and np.isfinite(e.losses["loss"]) for e in events)
+    assert [e.step for e in events if e.preview is not None] == [3, 6, 9]
+    for e in events:
+        if e.preview is not None:
+            assert isinstance(e.preview, torch.Tensor) and e.preview.shape == (5, 2) and torch.isfinite(e.preview).all()
+    assert events[-1].history["step"] == list(range(1, 10)) and len(events[-1].history["loss"]) == 9
 
 
 def test_a_preview_is_also_sent_at_the_last_step(moons):
     """The docstring says "every preview_every steps"; the loop also previews the final step."""
-    steps = []
-    train(mlp_spec(), moons, 7, preview_every=3, preview_n=2,
-          callback=lambda step, total, metrics, preview: preview is not None and steps.append(step))
+    steps = [e.step for e in train_steps(mlp_spec(), moons, 7, preview_every=3, preview_n=2) if e.preview is not None]
     assert steps == [3, 6, 7]
 
 
 def test_no_previews_without_preview_every(moons):
-    previews = []
-    train(mlp_spec(), moons, 4, callback=lambda s, t, m, preview: previews.append(preview))
-    assert previews == [None] * 4
+    assert [e.preview for e in train_steps(mlp_spec(), moons, 4)] == [None] * 4
 
 
 def test_unet_preview_is_an_image_batch(digits):
-    previews = []
-    train(unet_spec(), digits, 2, preview_every=2, preview_n=3,
-          callback=lambda s, t, m, preview: preview is not None and previews.append(preview))
+    previews = [e.preview for e in train_steps(unet_spec(), digits, 2, preview_every=2, preview_n=3) if e.preview is not None]
     assert len(previews) == 1 and previews[0].shape == (3, 1, 8, 8)
 
 
-def test_should_stop_halts_early(moons):
-    seen = []
-    model, history = train(mlp_spec(), moons, 100, should_stop=lambda: len(seen) >= 5,
-                           callback=lambda step, *rest: seen.append(step))
-    assert seen == [1, 2, 3, 4, 5]
-    assert history["step"] == [1, 2, 3, 4, 5] and len(history["loss"]) == 5
-    assert history["stopped_early"] is True
+def test_closing_the_generator_stops_and_keeps_the_model_so_far(moons):
+    run = train_steps(mlp_spec(), moons, 100)
+    events = [next(run) for _ in range(5)]
+    run.close()  # what Gradio's cancel does to a handler iterating it
+    with pytest.raises(StopIteration):
+        next(run)
+    last = events[-1]
+    assert last.history["step"] == [1, 2, 3, 4, 5] and len(last.history["loss"]) == 5
+    x = moons.x[:4]
+    assert torch.isfinite(last.model(x, torch.zeros(4, dtype=torch.long))).all()
 
 
-def test_should_stop_before_the_first_step(moons):
-    _, history = train(mlp_spec(), moons, 10, should_stop=lambda: True)
-    assert history["step"] == [] and history["stopped_early"] is True
+def test_resume_goes_on_from_the_same_weights_and_optimizer(moons):
+    """Resuming from an event's trainer trains the same network further, with the same Adam state."""
+    first = list(train_steps(mlp_spec(), moons, 5, seed=1))[-1]
+    assert first.trainer[0] is first.model  # no EMA: the shown model is the trained one
+    before = [p.detach().clone() for p in first.model.parameters()]
+    resumed = list(train_steps(mlp_spec(), moons, 5, seed=2, resume=first.trainer))[-1]
+    assert resumed.model is first.model  # the same network, trained further in place
+    assert any(not torch.equal(a, b) for a, b in zip(before, resumed.model.parameters()))
+    adam = resumed.trainer[1][0]
+    assert all(int(adam.state[p]["step"]) == 10 for p in resumed.model.parameters())  # 5 + 5 Adam steps
+
+
+def test_ema_averages_buffers_too():
+    """BatchNorm's running statistics in the averaged model follow the trained model's (issue: DCGAN G)."""
+    from playground.train import ema_update
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    ema = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    model[1].running_mean.fill_(4.0)
+    model[1].num_batches_tracked.fill_(7)
+    ema_update(ema, model, decay=0.75)
+    torch.testing.assert_close(ema[1].running_mean, torch.full((2,), 1.0))  # 0.75·0 + 0.25·4
+    assert int(ema[1].num_batches_tracked) == 7  # integer buffers are copied
 
 
 def test_same_seed_gives_identical_weights(moons):

@@ -55,6 +55,16 @@ def example(name: str, label: int, index: int, split: str = "test") -> tuple[tor
     return of_class.x[index], f"{caption} — item {index} of {len(of_class)} in its class; {ds.source}"
 
 
+@functools.lru_cache(maxsize=None)
+def class_names(name: str) -> list[str]:
+    """The class names of a dataset, without loading all of it."""
+    if name == "fashion":
+        return list(FASHION_CLASSES)
+    if name == "shapes":
+        return list(SHAPE_CLASSES)
+    return load(name, "test", n=16).class_names
+
+
 def class_count(name: str, label: int, split: str = "test") -> int:
     """How many items of class `label` an image dataset's split holds."""
     return len(_cached(name, split).of_class(label))
@@ -62,5 +72,5 @@ def class_count(name: str, label: int, split: str = "test") -> int:
 
 __all__ = [
     "DATASETS", "IMAGE_DATASETS", "TOY2D", "FASHION_CLASSES", "SHAPE_CLASSES", "Dataset", "ImageError",
-    "load", "example", "class_count", "load_fashion", "load_digits", "load_shapes", "load_toy2d", "load_image", "fashion_source",
+    "load", "example", "class_count", "class_names", "load_fashion", "load_digits", "load_shapes", "load_toy2d", "load_image", "fashion_source",
 ]

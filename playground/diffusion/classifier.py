@@ -44,6 +44,8 @@ class NoisyClassifierSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    sample_shape = None  # a classifier makes no samples
+
     def build(self) -> nn.Module:
         if self.network == "mlp":
             return MLPDenoiser(MLPConfig(**{**asdict(self.mlp), "num_classes": None, "out_dim": self.num_classes}))

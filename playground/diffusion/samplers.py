@@ -61,27 +61,40 @@ def _per_example(scale: float | torch.Tensor, x: torch.Tensor) -> float | torch.
     return scale.to(x.device, x.dtype).reshape(-1, *[1] * (x.dim() - 1))
 
 
+def cat_conditions(a, b):
+    """Two condition batches as one: labels (B,) are concatenated, and so is each part of a tuple or dict
+    (a text condition: token states and their mask)."""
+    if isinstance(a, torch.Tensor):
+        return torch.cat([a, b.to(a.device)])
+    if isinstance(a, dict):
+        return {key: cat_conditions(a[key], b[key]) for key in a}
+    return type(a)(cat_conditions(u, v) for u, v in zip(a, b))
+
+
 class ClassifierFree:
     """Classifier-free guidance (Ho & Salimans 2022) for a model trained with label dropout.
 
     scale w = 1 is the plain conditional model, w = 0 the unconditional one, w > 1
     pushes further towards the class. (Ho & Salimans write ε̃ = (1 + w')ε_c − w'ε_u,
     eq. 6; our w is their 1 + w', the convention of Imagen and diffusers.)
-    The unconditional label is `null_label`, by default the model's `null_class`.
+    The unconditional input is `null`: a label (int), or a condition batch like y (for example
+    `Loaded.null_condition(B)`, so labels, prompts and embeddings all work); by default the model's `null_class`.
     """
 
-    def __init__(self, scale: float | torch.Tensor, null_label: int | None = None):
+    def __init__(self, scale: float | torch.Tensor, null=None):
         self.scale = _check_scale(scale)  # guidance weight w: a number, or one per example (B,)
-        self.null_label = null_label  # label meaning "no class"; None: use model.null_class
+        self.null = null  # the "no condition" input: an int label or a condition batch; None: model.null_class
 
     def __call__(self, model, x_t, t, y, schedule):
-        null = self.null_label if self.null_label is not None else getattr(model, "null_class", None)
+        null = self.null if self.null is not None else getattr(model, "null_class", None)
         if null is None:
-            raise ValueError("classifier-free guidance needs a null label: pass null_label or use a model with `null_class`")
+            raise ValueError("classifier-free guidance needs a null condition: pass null or use a model with `null_class`")
         if y is None:
-            raise ValueError("classifier-free guidance needs class labels y")
+            raise ValueError("classifier-free guidance needs a condition y")
+        if isinstance(null, int):
+            null = torch.full_like(y, null)
         # conditional and unconditional inputs in ONE forward pass: (2B, …)
-        eps_cond, eps_uncond = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([y, torch.full_like(y, null)])).chunk(2)
+        eps_cond, eps_uncond = model(torch.cat([x_t, x_t]), torch.cat([t, t]), cat_conditions(y, null)).chunk(2)
         # ε̃ = ε_uncond + w (ε_cond − ε_uncond)   — Ho & Salimans 2022, eq. 6
         eps = eps_uncond + _per_example(self.scale, x_t) * (eps_cond - eps_uncond)
         return eps, {"eps_cond": eps_cond, "eps_uncond": eps_uncond}
@@ -204,7 +217,9 @@ def _predict(model, schedule, x_t, t, y, guidance, clip_x0) -> tuple[torch.Tenso
 
 
 def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    """z ~ N(0, I) like x: drawn on the CPU from the (CPU) generator, so a seed gives the same run on every
+    device, then moved to x's device."""
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
 
 
 def _ddpm(model, schedule, x_t, y, guidance, generator, clip_x0, variance) -> Iterator[Step]:

@@ -12,6 +12,7 @@ one value it needs to the dtype of the tensor it multiplies.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -121,11 +122,19 @@ class Schedule:
 
 
 def make_schedule(kind: str, num_steps: int) -> Schedule:
-    """Build a schedule by name ("linear", "cosine", "sigmoid", "scaled_linear") and T."""
+    """Build a schedule by name ("linear", "cosine", "sigmoid", "scaled_linear") and T.
+
+    Schedules are cached: the same (kind, T) returns the same read-only object, so a training step or a page
+    never rebuilds one."""
     if kind not in _BETAS:
         raise ValueError(f"unknown schedule {kind!r}; choose one of {', '.join(SCHEDULES)}")
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not MIN_STEPS <= num_steps <= MAX_STEPS:
         raise ValueError(f"num_steps must be an integer from {MIN_STEPS} to {MAX_STEPS}, got {num_steps!r}")
+    return _build(kind, num_steps)
+
+
+@functools.lru_cache(maxsize=64)
+def _build(kind: str, num_steps: int) -> Schedule:
     betas = _BETAS[kind](num_steps).clamp(max=MAX_BETA)
     alphas = 1 - betas
     alphas_cumprod = torch.cumprod(alphas, dim=0)

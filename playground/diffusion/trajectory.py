@@ -1,13 +1,14 @@
 """Record a reverse-process run once, so that a viewer can scrub through it without recomputing."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .samplers import denoise_steps
+from .samplers import Step, denoise_steps
 from .schedules import Schedule
 
 
@@ -26,7 +27,6 @@ class Trajectory:
     x0: torch.Tensor  # (F, B, …) predicted clean sample x̂_0
     alpha_bar: list[float]  # ᾱ_t of each frame
     sampler: str  # e.g. "ddim-50, eta 0"
-    stopped_early: bool = False  # the run was cancelled before the end
     eps_cond: torch.Tensor | None = None  # (F, B, …) conditional ε, when classifier-free guidance computed it
     eps_uncond: torch.Tensor | None = None  # (F, B, …) unconditional / unguided ε, when guidance computed it
 
@@ -38,48 +38,61 @@ class Trajectory:
         return self.x_t[-1].float()
 
 
-def record(model: Callable, schedule: Schedule, x_T: torch.Tensor, *, sampler: str = "ddim", num_steps: int | None = None,
-           eta: float = 0.0, y=None, guidance=None, generator: torch.Generator | None = None, max_frames: int = 200,
-           on_step: Callable | None = None, should_stop: Callable[[], bool] | None = None) -> Trajectory:
-    """Run `denoise_steps`, keeping at most `max_frames` evenly spaced steps (always the first and last).
+@dataclass
+class RecordEvent:
+    """One reverse step of a run being recorded; the last event also carries the whole `Trajectory`."""
 
-    on_step(i, total, step) is called after every step (live views); should_stop() ends the run early.
-    Frames are kept in float16 to bound memory (200 frames of 16 Fashion images: about 15 MB).
+    i: int  # steps done (1 … total)
+    total: int  # steps in the run
+    step: Step  # what the sampler yielded: t, x_t (the new sample), eps, x0
+    trajectory: Trajectory | None = None  # the recording, on the last event only
+
+
+def record_steps(model: Callable, schedule: Schedule, x_T: torch.Tensor, *, sampler: str = "ddim",
+                 num_steps: int | None = None, eta: float = 0.0, y=None, guidance=None,
+                 generator: torch.Generator | None = None, max_frames: int = 200) -> Iterator[RecordEvent]:
+    """Run `denoise_steps`, yielding a `RecordEvent` per step and keeping at most `max_frames` evenly spaced
+    steps (always the first and last) for scrubbing. Closing the generator stops the run.
+
+    Frames are kept on the CPU in float16 to bound memory (200 frames of 16 Fashion images: about 15 MB).
     """
     steps = denoise_steps(model, schedule, x_T, sampler, num_steps, eta, y, guidance, generator)
     total = schedule.num_steps if sampler == "ddpm" else (num_steps or schedule.num_steps)
     keep = set(np.linspace(1, total, min(max_frames, total)).round().astype(int).tolist())
-    ts, xs, epss, x0s = [], [], [], []
-    extras = {"eps_cond": [], "eps_uncond": []}  # kept when guidance reports them
-    x_in, stopped = x_T, False
+    ts, frames = [], {"x_t": [], "eps": [], "x0": [], "eps_cond": [], "eps_uncond": []}
+    x_in = x_T
     for i, step in enumerate(steps, start=1):
         if i in keep:
             ts.append(step.t)
-            xs.append(x_in.half())
-            epss.append(step.eps.half())
-            x0s.append(step.x0.half())
-            for key, kept in extras.items():
-                if getattr(step, key) is not None:
-                    kept.append(getattr(step, key).half())
+            for key, value in (("x_t", x_in), ("eps", step.eps), ("x0", step.x0),
+                               ("eps_cond", step.eps_cond), ("eps_uncond", step.eps_uncond)):
+                if value is not None:
+                    frames[key].append(value.detach().to("cpu", torch.float16))
         x_in = step.x_t
-        if on_step is not None:
-            on_step(i, total, step)
-        if should_stop is not None and should_stop() and i < total:
-            stopped = True
-            break
+        if i < total:
+            yield RecordEvent(i, total, step)
+    final = x_in.detach().to("cpu", torch.float16)
     ts.append(-1)
-    xs.append(x_in.half())
-    epss.append(torch.zeros_like(x_in).half())
-    x0s.append(x_in.half())
+    frames["x_t"].append(final)
+    frames["x0"].append(final)
+    zero = torch.zeros_like(final)
+    stacked = {key: torch.stack(kept + [zero]) if len(kept) == len(ts) - 1 else None
+               for key, kept in frames.items() if key not in ("x_t", "x0")}
     alpha_bar = [float(schedule.alphas_cumprod[t]) for t in ts[:-1]] + [1.0]
     label = f"{sampler}-{total}" + (f", eta {eta:g}" if sampler == "ddim" else "")
-    extras = {key: torch.stack(kept + [torch.zeros_like(x_in).half()]) if len(kept) == len(ts) - 1 else None
-              for key, kept in extras.items()}
-    return Trajectory(ts, torch.stack(xs), torch.stack(epss), torch.stack(x0s), alpha_bar, label, stopped, **extras)
+    trajectory = Trajectory(ts, torch.stack(frames["x_t"]), stacked["eps"], torch.stack(frames["x0"]), alpha_bar, label,
+                            eps_cond=stacked["eps_cond"], eps_uncond=stacked["eps_uncond"])
+    yield RecordEvent(total, total, step, trajectory)
+
+
+def record(model: Callable, schedule: Schedule, x_T: torch.Tensor, **kwargs) -> Trajectory:
+    """Run `record_steps` to the end and return the `Trajectory` (keyword arguments as there)."""
+    return deque(record_steps(model, schedule, x_T, **kwargs), maxlen=1)[0].trajectory
 
 
 @torch.no_grad()
-def score_field(model: Callable, schedule: Schedule, t: int, y=None, limit: float = 2.5, n: int = 17):
+def score_field(model: Callable, schedule: Schedule, t: int, y=None, limit: float = 2.5, n: int = 17,
+                device: torch.device | str = "cpu"):
     """The model's ε̂ on an n×n grid of 2D points at schedule index t, and the score it implies.
 
     Returns (grid (n², 2), eps (n², 2), score (n², 2)), with score = −ε̂ / √(1 − ᾱ_t) (Song et al. 2021,
@@ -87,8 +100,8 @@ def score_field(model: Callable, schedule: Schedule, t: int, y=None, limit: floa
     """
     axis = torch.linspace(-limit, limit, n)
     grid = torch.cartesian_prod(axis, axis)  # (n², 2)
-    t_batch = torch.full((len(grid),), t, dtype=torch.long)
-    labels = None if y is None else torch.full((len(grid),), int(y), dtype=torch.long)
-    eps = model(grid, t_batch, labels)
+    t_batch = torch.full((len(grid),), t, dtype=torch.long, device=device)
+    labels = None if y is None else torch.full((len(grid),), int(y), dtype=torch.long, device=device)
+    eps = model(grid.to(device), t_batch, labels).cpu()
     score = -eps / float((1 - schedule.alphas_cumprod[t]).sqrt())
     return grid, eps, score

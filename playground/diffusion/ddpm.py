@@ -10,10 +10,10 @@ from dataclasses import asdict, dataclass, field
 import torch
 from einops import reduce
 
-from .diffusion import make_schedule
-from .diffusion.schedules import _extract
-from .diffusion.samplers import sample
-from .nn import MLPConfig, MLPDenoiser, UNet, UNetConfig
+from .schedules import make_schedule
+from .schedules import _extract
+from .samplers import sample
+from ..nn import MLPConfig, MLPDenoiser, UNet, UNetConfig
 
 PREDICTIONS = ("eps", "x0", "v")
 
@@ -51,6 +51,15 @@ class DiffusionSpec:
     def num_classes(self) -> int | None:
         return (self.unet if self.network == "unet" else self.mlp).num_classes
 
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One sample: (2,) for points, (C, H, W) for images."""
+        return (2,) if self.network == "mlp" else (self.unet.in_channels, self.unet.image_size, self.unet.image_size)
+
+    def null_condition(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor | None:
+        """The learned null class for n examples (what label dropout trained), or None for an unconditional model."""
+        return None if self.num_classes is None else torch.full((n,), self.num_classes, dtype=torch.long, device=device)
+
     def build(self) -> torch.nn.Module:
         model = UNet(self.unet) if self.network == "unet" else MLPDenoiser(self.mlp)
         return EpsModel(model, self) if self.prediction != "eps" else model
@@ -74,9 +83,9 @@ class DiffusionSpec:
 
     def preview(self, model, n: int, generator: torch.Generator, num_steps: int = 25) -> torch.Tensor:
         """A few samples with DDIM, for the live preview."""
-        shape = (n, 2) if self.network == "mlp" else (n, self.unet.in_channels, self.unet.image_size, self.unet.image_size)
-        x_T = torch.randn(shape, generator=generator)
-        y = (torch.arange(n) % self.num_classes) if self.num_classes else None
+        device = next(model.parameters()).device
+        x_T = torch.randn((n, *self.sample_shape), generator=generator).to(device)
+        y = (torch.arange(n, device=device) % self.num_classes) if self.num_classes else None
         return sample(model, make_schedule(self.schedule, self.num_steps), x_T, "ddim", min(num_steps, self.num_steps),
                       y=y, generator=generator)
 

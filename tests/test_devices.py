@@ -1,0 +1,113 @@
+"""Nothing silently stays on the CPU: samplers, guidance and every family's training step run with the model on
+the "meta" device, where any tensor made on the CPU and mixed in raises. (Meta tensors have shapes but no values,
+so this checks placement, not numbers; values are checked on the CPU everywhere else.)"""
+import pytest
+import torch
+
+from playground import data, gan, vq
+from playground.autoencoders import AutoencoderSpec
+from playground.diffusion import ClassifierFree, ClassifierGuidance, denoise_steps, make_schedule
+from playground.diffusion.classifier import NoisyClassifierSpec
+from playground.diffusion.ddpm import DiffusionSpec
+from playground.diffusion.trajectory import record_steps
+from playground.families import FAMILIES
+from playground.metrics import ClassifierSpec
+from playground.nn import MLPConfig, UNetConfig
+from playground.prior import TokenPriorSpec
+from playground.train import train_steps
+
+META = torch.device("meta")
+
+
+def unet_spec(**kw):
+    return DiffusionSpec(network="unet", num_steps=20, batch_size=4, prediction=kw.pop("prediction", "eps"),
+                         unet=UNetConfig(image_size=8, base_channels=8, num_res_blocks=1, channel_mults=(1, 2),
+                                         num_classes=10), **kw)
+
+
+@pytest.mark.parametrize("sampler, guidance", [("ddpm", None), ("ddim", "cfg"), ("ddim", "classifier")])
+def test_sampler_keeps_every_tensor_on_the_models_device(sampler, guidance):
+    spec = unet_spec()
+    model = spec.build().to(META).eval()
+    schedule = make_schedule(spec.schedule, spec.num_steps)
+    x_T = torch.randn(3, 1, 8, 8).to(META)
+    y = torch.tensor([1, 2, 3]).to(META)
+    if guidance == "cfg":
+        guide = ClassifierFree(2.0, null=spec.null_condition(3, META))
+    elif guidance == "classifier":
+        classifier = NoisyClassifierSpec(network="cnn", width=8, num_steps=20).build().to(META)
+        guide = ClassifierGuidance(classifier, 1.0)
+    else:
+        guide = None
+    steps = list(denoise_steps(model, schedule, x_T, sampler, None if sampler == "ddpm" else 4, eta=0.5, y=y,
+                               guidance=guide, generator=torch.Generator().manual_seed(0)))
+    assert len(steps) == (20 if sampler == "ddpm" else 4)
+    for step in steps:
+        for tensor in (step.x_t, step.eps, step.x0):
+            assert tensor.device == META
+
+
+@pytest.mark.parametrize("prediction", ["x0", "v"])
+def test_x0_and_v_models_convert_to_eps_on_the_device(prediction):
+    spec = unet_spec(prediction=prediction)
+    model = spec.build().to(META)
+    out = model(torch.zeros(2, 1, 8, 8, device=META), torch.tensor([0, 5], device=META), None)
+    assert out.device == META
+
+
+def test_a_recording_comes_back_to_the_cpu_for_pictures():
+    """The recorder keeps its frames on the CPU (pictures are made there), whatever device the model runs on."""
+    spec = unet_spec()
+    model = spec.build().eval()
+    events = list(record_steps(model, make_schedule(spec.schedule, spec.num_steps), torch.randn(2, 1, 8, 8),
+                               sampler="ddim", num_steps=3))
+    trajectory = events[-1].trajectory
+    assert [e.i for e in events] == [1, 2, 3] and all(e.trajectory is None for e in events[:-1])
+    assert trajectory.x_t.device.type == "cpu" and trajectory.x_t.dtype == torch.float16 and len(trajectory) == 4
+
+
+def tiny_family_specs():
+    return {
+        "ddpm": unet_spec(),
+        "ddpm-points": DiffusionSpec(network="mlp", mlp=MLPConfig(hidden_dim=16, num_layers=2, num_classes=2),
+                                     num_steps=20, batch_size=8, ema_decay=0.9),
+        "autoencoder": AutoencoderSpec(kind="vae", latent_dim=3, image_size=8, width=4, hidden=8, dataset="digits",
+                                       batch_size=8),
+        "dae": AutoencoderSpec(kind="dae", latent_dim=3, image_size=8, width=4, hidden=8, dataset="digits",
+                               batch_size=8, noise_std=0.5, mask_prob=0.3),
+        "gan": gan.GANSpec(network="dcgan", image_size=8, width=8, latent_dim=4, batch_size=8, loss="wgan-gp"),
+        "gan-points": gan.GANSpec(network="mlp", hidden=16, layers=2, batch_size=8, loss="hinge", spectral_norm=True),
+        "classifier": ClassifierSpec(in_channels=1, image_size=8, width=8, feature_dim=16, batch_size=8),
+        "noisy-classifier": NoisyClassifierSpec(network="cnn", width=8, num_steps=20, batch_size=8),
+        # restarts pick dead codes with nonzero(), which has no meta kernel (data-dependent shape); tested on the CPU
+        "vq": vq.VQSpec(codebook_size=8, code_dim=4, width=4, image_size=8, downsample=2, dataset="digits", batch_size=8,
+                        restart=False),
+        "dvae": vq.VQSpec(quantizer="gumbel", codebook_size=8, code_dim=4, width=4, image_size=8, downsample=2,
+                          dataset="digits", batch_size=8),
+        "token-prior": TokenPriorSpec(codebook_size=8, grid=4, d_model=16, layers=1, heads=2, batch_size=8),
+    }
+
+
+@pytest.mark.parametrize("name", list(tiny_family_specs()))
+def test_every_family_trains_on_the_chosen_device(name, monkeypatch):
+    """Two steps of the one training loop with device="meta": batches, noise, timesteps and losses all on meta."""
+    spec = tiny_family_specs()[name]
+    if spec.family == "token-prior":
+        ds = data.Dataset("tokens", torch.randint(0, 8, (32, 4, 4)), torch.randint(0, 10, (32,)), [str(k) for k in range(10)], "test")
+    elif spec.sample_shape == (2,):
+        ds = data.load("moons", n=32)
+    else:
+        ds = data.load("digits", n=32)
+    # meta tensors have no values: reading one as a number gives 0, and bincount (no meta kernel) gives zeros there
+    item, as_float, bincount = torch.Tensor.item, torch.Tensor.__float__, torch.bincount
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: 0.0 if self.is_meta else item(self))
+    monkeypatch.setattr(torch.Tensor, "__float__", lambda self: 0.0 if self.is_meta else as_float(self))
+    monkeypatch.setattr(torch, "bincount", lambda x, weights=None, minlength=0: torch.zeros(
+        minlength, dtype=torch.long, device=x.device) if x.is_meta else bincount(x, weights, minlength))
+    events = list(train_steps(spec, ds, 2, device="meta"))
+    assert all(p.device == META for p in events[-1].model.parameters())
+    assert events[-1].step == 2
+
+
+def test_every_registered_family_is_covered_above():
+    assert {spec.family for spec in tiny_family_specs().values()} == set(FAMILIES)
