@@ -1,0 +1,28 @@
+"""What every page's frame shares: the title, a one-line lead, the "about" text with the key equation and its
+citation, and the "Next" link of the journey."""
+from __future__ import annotations
+
+import gradio as gr
+
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+# The journey, in order: (route, title). The home page and every page's "Next" link follow it.
+JOURNEY: list[tuple[str, str]] = []
+
+
+def about(title: str, body: str, equation: str, citation: str) -> gr.Markdown:
+    """The "what you are looking at" paragraph and the key equation every page opens with."""
+    return gr.Markdown(f"# {title}\n\n{body}\n\n**Key equation.** {equation}\n\n<small>{citation}</small>",
+                       latex_delimiters=LATEX)
+
+
+def next_link(route: str) -> gr.Markdown:
+    """"Next: …" to the page after `route` in the journey (or back home from the last one)."""
+    routes = [r for r, _ in JOURNEY]
+    if route not in routes:
+        return gr.Markdown("")
+    k = routes.index(route)
+    if k + 1 < len(JOURNEY):
+        target, title = JOURNEY[k + 1]
+        return gr.Markdown(f"---\n**Next: [{title} →]({target.lstrip('/')})**", elem_classes="next-link")
+    return gr.Markdown("---\n**That is the whole journey. [Back to the map ↩](./)**", elem_classes="next-link")
