@@ -1,7 +1,8 @@
-"""The Generative Models Playground: `python app.py [--host 127.0.0.1] [--port 7860]`.
+"""The Generative Models Playground: `python app.py [--host 127.0.0.1] [--port 7860] [--device cpu|cuda|mps]`.
 
-PLAYGROUND_HOST / PLAYGROUND_PORT (or Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT) set the address too.
-The server and the page send no request off this machine.
+PLAYGROUND_HOST / PLAYGROUND_PORT (or Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT) set the address too, and
+PLAYGROUND_DEVICE the device (default: cuda, then mps, then cpu). The server and the page send no request off
+this machine.
 """
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ import argparse  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from pages import autoencoders, forward, gan, guidance, home, reverse, vq  # noqa: E402
+from pages.common import JOURNEY, next_link  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
 PAGES = [
-    dict(route="/autoencoders", title="Autoencoders", module=autoencoders, family="autoencoders (AE, DAE, VAE)",
+    dict(route="/autoencoders", title="Autoencoders", module=autoencoders, family="AE, DAE, VAE",
          teaches="Squeeze Fashion-MNIST through a 16-D or 2-D bottleneck: reconstructions with error maps, a denoising "
                  "AE undoing noise and masking, clickable latent maps, z ~ N(0, I) decoded by an AE and a VAE (measured), "
                  "the reparameterisation trick, interpolation, the β trade-off, and training your own."),
@@ -49,12 +51,16 @@ THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monos
 CSS = ".gradio-container {max-width: 1280px !important; margin: auto;}"
 
 
+JOURNEY[:] = [(page["route"], page["title"]) for page in PAGES]  # the order of every page's "Next" link
+
+
 def build_app() -> gr.Blocks:
     with gr.Blocks(title="Generative Models Playground", analytics_enabled=False) as demo:
         home.build(demo, PAGES)
     for page in PAGES:
         with demo.route(page["title"], page["route"]) as route:
             page["module"].build(route)
+            next_link(page["route"])
     return demo
 
 
@@ -62,7 +68,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("PLAYGROUND_HOST", os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PLAYGROUND_PORT", os.environ.get("GRADIO_SERVER_PORT", 7860))))
+    parser.add_argument("--device", default=os.environ.get("PLAYGROUND_DEVICE"),
+                        help="where models run: cpu, cuda, cuda:N or mps (default: cuda, then mps, then cpu)")
     args = parser.parse_args(argv)
+    if args.device:
+        from playground.devices import check_device
+        check_device(args.device)  # a clear message now rather than at the first model load
+        os.environ["PLAYGROUND_DEVICE"] = args.device
     build_app().queue(default_concurrency_limit=4).launch(
         server_name=args.host, server_port=args.port, max_file_size="50mb", ssr_mode=False, theme=THEME, css=CSS,
         footer_links=["api", "settings"])

@@ -8,11 +8,10 @@ import time
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
 from playground import data, viz
 from playground.diffusion import SCHEDULE_CITATIONS, SCHEDULES, closed_form_vs_iterated, make_schedule
-from playground.diffusion.forward import noise_at, noising_trajectory
+from playground.diffusion.forward import cloud_moments, matched_noise, noise_at, noising_trajectory, schedule_summary
 
 from .common import MAX_SEED, about, check_choice, check_int, upload_path, user_errors
 
@@ -63,9 +62,8 @@ def _schedules(schedule_a, schedule_b, T):
     return make_schedule(schedule_a, T), make_schedule(schedule_b, T)
 
 
-def _noise(x0: torch.Tensor, seed) -> torch.Tensor:
-    seed = check_int(seed, "noise seed", 0, MAX_SEED)
-    return torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+def _noise(x0, seed):
+    return matched_noise(tuple(x0.shape), check_int(seed, "noise seed", 0, MAX_SEED))
 
 
 def _numbers(schedule, t: int) -> str:
@@ -109,9 +107,10 @@ def _share_table(schedules) -> str:
     rows = ["| schedule | steps with ᾱ_t < 0.01 (signal nearly gone) | first t with ᾱ_t < 0.5 | ᾱ at t = T | paper |",
             "|---|---|---|---|---|"]
     for s in dict.fromkeys(schedules):  # one row per distinct schedule
-        half = int(torch.nonzero(s.alphas_cumprod < 0.5)[0]) + 1
-        rows.append(f"| {s.kind} | {100 * s.share_nearly_noise():.1f}% | {half} ({100 * half / s.num_steps:.0f}% of T) "
-                    f"| {float(s.alphas_cumprod[-1]):.2e} | {SCHEDULE_CITATIONS[s.kind]} |")
+        summary = schedule_summary(s)
+        half = summary["first_t_below_half"]
+        rows.append(f"| {s.kind} | {100 * summary['share_nearly_noise']:.1f}% | {half} ({100 * half / s.num_steps:.0f}% of T) "
+                    f"| {summary['alpha_bar_T']:.2e} | {SCHEDULE_CITATIONS[s.kind]} |")
     return "\n".join(rows)
 
 
@@ -187,13 +186,6 @@ def frame_or_keep(*args):
         return (gr.update(),) * 3
 
 
-def _labelled(image: np.ndarray, text: str) -> np.ndarray:
-    canvas = Image.new("RGB", (image.shape[1], image.shape[0] + 16), "white")
-    canvas.paste(Image.fromarray(image), (0, 16))
-    ImageDraw.Draw(canvas).text((4, 2), text, fill="black")  # PIL's built-in bitmap font: no download
-    return np.asarray(canvas)
-
-
 @user_errors
 def export_gif(source, label, index, upload, schedule_a, schedule_b, T, noise_seed):
     schedules = _schedules(schedule_a, schedule_b, T)
@@ -202,7 +194,7 @@ def export_gif(source, label, index, upload, schedule_a, schedule_b, T, noise_se
     scale = viz.fit_scale(x0.shape[-1], 168)
     frames = []
     for t in np.linspace(0, schedules[0].num_steps, GIF_FRAMES).round().astype(int):
-        panels = [_labelled(viz.image_grid(noise_at(s, x0[None], int(t), noise[None]), scale=scale, pad=2),
+        panels = [viz.captioned(viz.image_grid(noise_at(s, x0[None], int(t), noise[None]), scale=scale, pad=2),
                             f"{s.kind} t={t}") for s in schedules]
         frames.append(np.concatenate(panels, axis=1))
     path = tempfile.NamedTemporaryFile(prefix="forward-", suffix=".gif", delete=False).name
@@ -219,18 +211,15 @@ def toy_cloud(dataset, schedule, T, t, seed):
     seed = check_int(seed, "seed", 0, MAX_SEED)
     ds = data.load_toy2d(dataset, "train", n=1500, seed=seed)
     s = make_schedule(schedule, T)
-    noise = torch.randn(ds.x.shape, generator=torch.Generator().manual_seed(seed))
-    x_t = noise_at(s, ds.x, t, noise).numpy()
+    x_t = noise_at(s, ds.x, t, matched_noise(tuple(ds.x.shape), seed))
     alpha_bar = s.alpha_bar_at(t)
-    # mean_t = √ᾱ E[x_0] and var_t = ᾱ Var[x_0] + (1 − ᾱ), from eq. 4 with independent noise
-    mean0, var0 = ds.x.mean(0).numpy(), ds.x.var(0).numpy()
-    expected_mean, expected_var = np.sqrt(alpha_bar) * mean0, alpha_bar * var0 + (1 - alpha_bar)
-    figure = viz.scatter_with_marginals(x_t, ds.y.numpy(), title=f"{dataset} under the {schedule} schedule, "
+    m = cloud_moments(ds.x, x_t, alpha_bar)  # measured against eq. 4's prediction
+    figure = viz.scatter_with_marginals(x_t.numpy(), ds.y.numpy(), title=f"{dataset} under the {schedule} schedule, "
                                         f"t = {t} of {T} (ᾱ_t = {alpha_bar:.3f})")
     table = ("| axis | measured mean | predicted √ᾱ_t·E[x_0] | measured variance | predicted ᾱ_t·Var[x_0] + (1−ᾱ_t) | N(0, 1) |\n"
              "|---|---|---|---|---|---|\n" +
-             "\n".join(f"| {axis} | {x_t[:, i].mean():+.3f} | {expected_mean[i]:+.3f} | {x_t[:, i].var():.3f} | "
-                       f"{expected_var[i]:.3f} | mean 0, variance 1 |" for i, axis in enumerate("xy")))
+             "\n".join(f"| {axis} | {m['mean'][i]:+.3f} | {m['predicted_mean'][i]:+.3f} | {m['var'][i]:.3f} | "
+                       f"{m['predicted_var'][i]:.3f} | mean 0, variance 1 |" for i, axis in enumerate("xy")))
     return figure, f"{len(ds):,} points; colours are the classes. {ds.source}.\n\n" + table
 
 

@@ -81,3 +81,25 @@ def closed_form_vs_iterated(
         "one_pair_diff_std": float(one_pair.std()),
         "one_pair_diff_std_expected": float((2 * (1 - alpha_bar)).sqrt()),
     }
+
+
+def matched_noise(shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """ε ~ N(0, I) of `shape` from `seed`: the one noise draw that every schedule of a comparison shares."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def schedule_summary(schedule: Schedule, nearly_noise: float = 0.01) -> dict:
+    """What a schedule does to the signal: the share of steps with ᾱ_t < `nearly_noise`, the first UI t at which
+    ᾱ_t < 0.5 (half the signal's variance gone), and ᾱ at t = T."""
+    below_half = torch.nonzero(schedule.alphas_cumprod < 0.5)
+    return {"share_nearly_noise": schedule.share_nearly_noise(nearly_noise),
+            "first_t_below_half": int(below_half[0]) + 1 if len(below_half) else None,
+            "alpha_bar_T": float(schedule.alphas_cumprod[-1])}
+
+
+def cloud_moments(x0: torch.Tensor, x_t: torch.Tensor, alpha_bar: float) -> dict:
+    """Per axis, the measured mean and variance of a noised cloud x_t (N, D) against what eq. 4 predicts from its
+    clean cloud x0 with independent noise: mean_t = √ᾱ E[x_0], var_t = ᾱ Var[x_0] + (1 − ᾱ)."""
+    return {"mean": x_t.mean(0).tolist(), "var": x_t.var(0).tolist(),
+            "predicted_mean": (math.sqrt(alpha_bar) * x0.mean(0)).tolist(),
+            "predicted_var": (alpha_bar * x0.var(0) + (1 - alpha_bar)).tolist()}

@@ -209,6 +209,14 @@ def labelled_grid(x: torch.Tensor, nrow: int, row_labels: list[str], title: str 
     return np.asarray(canvas)
 
 
+def captioned(image: np.ndarray, text: str) -> np.ndarray:
+    """The picture with a one-line caption above it (PIL's built-in bitmap font: nothing is downloaded)."""
+    canvas = Image.new("RGB", (image.shape[1], image.shape[0] + 16), "white")
+    canvas.paste(Image.fromarray(image), (0, 16))
+    ImageDraw.Draw(canvas).text((4, 2), text, fill="black")
+    return np.asarray(canvas)
+
+
 def labelled_strip(images: dict[str, np.ndarray], pad: int = 8) -> np.ndarray:
     """(H, W, 3) uint8 images side by side, each with its caption above: one (H', W', 3) uint8 picture."""
     font = _font(13)
