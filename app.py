@@ -16,32 +16,32 @@ import argparse  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from pages import autoencoders, forward, gan, guidance, home, reverse, vq  # noqa: E402
-from pages.common import JOURNEY, next_link  # noqa: E402
+from pages.common import JOURNEY, findings, next_link  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
 PAGES = [
-    dict(route="/autoencoders", title="Autoencoders", module=autoencoders, family="AE, DAE, VAE",
+    dict(route="/autoencoders", docs="autoencoders", title="Autoencoders", module=autoencoders, family="AE, DAE, VAE",
          teaches="Squeeze Fashion-MNIST through a 16-D or 2-D bottleneck: reconstructions with error maps, a denoising "
                  "AE undoing noise and masking, clickable latent maps, z ~ N(0, I) decoded by an AE and a VAE (measured), "
                  "the reparameterisation trick, interpolation, the β trade-off, and training your own."),
-    dict(route="/vq", title="VQ-VAE", module=vq, family="VQ-VAE, dVAE, token prior",
+    dict(route="/vq", docs="vq", title="VQ-VAE", module=vq, family="VQ-VAE, dVAE, token prior",
          teaches="An image as a 7×7 grid of tokens you can hover and edit; encoder outputs snapping to their nearest "
                  "code (k-means, measured); codebook health (perplexity, dead codes) for a plain codebook against "
                  "EMA + restarts; K = 16, 64, 512; a transformer prior writing images token by token with temperature "
                  "and top-k; DALL·E's Gumbel-softmax dVAE; and training your own."),
-    dict(route="/gan", title="GANs", module=gan, family="GAN (MLP, DCGAN, patch discriminator)",
+    dict(route="/gan", docs="gan", title="GANs", module=gan, family="GAN (MLP, DCGAN, patch discriminator)",
          teaches="Train a 2D GAN live: D as a heat map, G's push as arrows, pause and single D / G steps, four losses. "
                  "Mode collapse counted on the ring of 8 Gaussians with two presets; a DCGAN on Fashion-MNIST, its "
                  "patch discriminator's verdicts, and GAN vs VAE vs DDPM samples with one diversity figure each."),
-    dict(route="/forward", title="Forward diffusion", module=forward, family="diffusion",
+    dict(route="/forward", docs="diffusion", title="Forward diffusion", module=forward, family="diffusion",
          teaches="A real image or a 2D cloud dissolving into Gaussian noise under two schedules side by side "
                  "(linear, cosine, sigmoid, scaled-linear), with ᾱ_t, SNR and the share of steps spent in "
                  "near-pure noise measured."),
-    dict(route="/reverse", title="Reverse diffusion", module=reverse, family="diffusion (DDPM, DDIM)",
+    dict(route="/reverse", docs="diffusion", title="Reverse diffusion", module=reverse, family="diffusion (DDPM, DDIM)",
          teaches="A trained denoiser pulls Fashion-MNIST items or 2D clouds out of pure noise. Step through every "
                  "recorded step (x_t, the predicted noise ε̂, the predicted x̂₀), compare DDPM-1000 with DDIM-5…100 "
                  "and linear- with cosine-trained models, with measured quality, and train your own."),
-    dict(route="/guidance", title="Guidance", module=guidance, family="diffusion (CFG, classifier guidance)",
+    dict(route="/guidance", docs="diffusion", title="Guidance", module=guidance, family="diffusion (CFG, classifier guidance)",
          teaches="Classifier-free guidance and classifier guidance side by side: rows are scales, columns are seeds "
                  "sharing x_T. The fidelity / diversity trade-off is measured from the samples, negative scales push "
                  "away from a class, and 2D densities show samples pulled toward the class's mode."),
@@ -60,6 +60,7 @@ def build_app() -> gr.Blocks:
     for page in PAGES:
         with demo.route(page["title"], page["route"]) as route:
             page["module"].build(route)
+            findings(page.get("docs"))
             next_link(page["route"])
     return demo
 

@@ -2,6 +2,8 @@
 citation, and the "Next" link of the journey."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
@@ -26,3 +28,16 @@ def next_link(route: str) -> gr.Markdown:
         target, title = JOURNEY[k + 1]
         return gr.Markdown(f"---\n**Next: [{title} →]({target.lstrip('/')})**", elem_classes="next-link")
     return gr.Markdown("---\n**That is the whole journey. [Back to the map ↩](./)**", elem_classes="next-link")
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def findings(doc: str | None) -> None:
+    """The family's measured findings (docs/NAME.md, also linked from the README) in a closed accordion."""
+    path = DOCS / f"{doc}.md" if doc else None
+    if path is None or not path.is_file():
+        return
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("!["))  # pictures: README
+    with gr.Accordion("Measured: what these models do, in numbers (docs/" + path.name + ")", open=False):
+        gr.Markdown(text.split("\n", 1)[1], latex_delimiters=LATEX)  # without the file's own title
