@@ -160,3 +160,25 @@ def test_upload_refused_with_clear_message(tmp_path, make, message):
 def test_upload_from_bytes_and_gz_is_not_an_image():
     with pytest.raises(data.ImageError, match="not an image"):
         data.load_image(gzip.compress(b"hello"), size=28)
+
+
+def test_a_huge_16_bit_png_decodes_within_bounded_memory(tmp_path):
+    """A small file that decodes to 7000×7000 16-bit pixels (49 MP, 98 MB raw) must not turn into full-size
+    float arrays (0.4 GB in float64): peak memory over the interpreter's own stays under 350 MB."""
+    import subprocess
+    import sys
+    gradient = np.tile(np.linspace(0, 65535, 7000, dtype=np.uint16), (7000, 1))
+    path = tmp_path / "huge16.png"
+    Image.fromarray(gradient).save(path)
+    assert path.stat().st_size < 5 * 2**20
+    del gradient
+    code = ("import resource, sys; from playground.data import load_image; "
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+            "x = load_image(sys.argv[1], size=28, channels=1); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, tuple(x.shape), float(x.min()), float(x.max()))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr[-2000:]
+    grown_kb, shape = out.stdout.split()[0], out.stdout.split("(")[1].split(")")[0]
+    assert shape == "1, 28, 28" and float(out.stdout.split()[-1]) > 0.9 and float(out.stdout.split()[-2]) < -0.9
+    assert int(grown_kb) < 350 * 1024, f"peak memory grew by {int(grown_kb) / 1024:.0f} MB"
