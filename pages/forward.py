@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import tempfile
 import time
 
 import gradio as gr
@@ -13,7 +12,7 @@ from playground import data, viz
 from playground.diffusion import SCHEDULE_CITATIONS, SCHEDULES, closed_form_vs_iterated, make_schedule
 from playground.diffusion.forward import cloud_moments, matched_noise, noise_at, noising_trajectory, schedule_summary
 
-from .common import MAX_SEED, about, check_choice, check_int, upload_path, user_errors
+from .common import CHEAP, EXPENSIVE, MAX_SEED, about, check_choice, check_int, export_path, upload_path, user_errors
 
 SOURCES = {"Fashion-MNIST": "fashion", "digits": "digits", "shapes": "shapes", "upload": "upload"}
 T_CHOICES = (50, 100, 250, 500, 1000)
@@ -197,8 +196,7 @@ def export_gif(source, label, index, upload, schedule_a, schedule_b, T, noise_se
         panels = [viz.captioned(viz.image_grid(noise_at(s, x0[None], int(t), noise[None]), scale=scale, pad=2),
                             f"{s.kind} t={t}") for s in schedules]
         frames.append(np.concatenate(panels, axis=1))
-    path = tempfile.NamedTemporaryFile(prefix="forward-", suffix=".gif", delete=False).name
-    return str(viz.save_gif(frames, path, fps=PLAY_FPS))
+    return str(viz.save_gif(frames, export_path("forward", ".gif"), fps=PLAY_FPS))
 
 
 @user_errors
@@ -251,30 +249,32 @@ def build(page: gr.Blocks) -> None:
 
 
 def _build_image_tab(page: gr.Blocks) -> None:
+    # the pictures and the t slider first, so that on a projector (1280×800) they are on the first screen
     with gr.Row():
-        with gr.Column(scale=1, min_width=260):
-            source = gr.Radio(list(SOURCES), value="Fashion-MNIST", label="Source", elem_id="forward-source")
-            label = gr.Dropdown(_class_choices("Fashion-MNIST"), value=7, label="Class")
-            index = gr.Number(0, precision=0, minimum=0, label="Index within the class (test split)")
-            upload = gr.File(label="Your image: any format, mode or size", type="filepath", visible=False,
-                             elem_id="forward-upload")
-        with gr.Column(scale=1, min_width=240):
-            original = gr.Image(label="x₀, the clean image", format="png", interactive=False, height=260,
-                                elem_id="forward-x0")
-            source_info = gr.Markdown()
-        with gr.Column(scale=1, min_width=260):
-            schedule_a = gr.Dropdown(list(SCHEDULES), value="linear", label="Schedule A")
-            schedule_b = gr.Dropdown(list(SCHEDULES), value="cosine", label="Schedule B")
-            T = gr.Dropdown(list(T_CHOICES), value=1000, label="T, the number of noising steps")
-            noise_seed = gr.Number(0, precision=0, minimum=0, label="Noise seed (same noise for A and B)")
+        original = gr.Image(label="x₀, the clean image", format="png", interactive=False, height=220,
+                            elem_id="forward-x0")
+        image_a = gr.Image(label="x_t under schedule A", format="png", interactive=False, height=220, elem_id="forward-a")
+        image_b = gr.Image(label="x_t under schedule B", format="png", interactive=False, height=220, elem_id="forward-b")
     with gr.Row(equal_height=True):
         t = gr.Slider(0, 1000, value=0, step=1, label="t: noising steps applied (0 = the clean image)", scale=6,
                       elem_id="forward-t")
-        play_button = gr.Button("▶ Play", variant="primary", scale=1, min_width=90)
+        play_button = gr.Button("▶ Play", variant="primary", scale=1, min_width=90, elem_id="forward-play")
         stop_button = gr.Button("■ Stop", scale=1, min_width=90)
     with gr.Row():
-        image_a = gr.Image(label="x_t under schedule A", format="png", interactive=False, height=260, elem_id="forward-a")
-        image_b = gr.Image(label="x_t under schedule B", format="png", interactive=False, height=260, elem_id="forward-b")
+        with gr.Column(scale=1, min_width=260):
+            source = gr.Radio(list(SOURCES), value="Fashion-MNIST", label="Source", elem_id="forward-source")
+            upload = gr.File(label="Your image: any format, mode or size", type="filepath", visible=False,
+                             elem_id="forward-upload", height=120)
+        with gr.Column(scale=1, min_width=240):
+            label = gr.Dropdown(_class_choices("Fashion-MNIST"), value=7, label="Class")
+            index = gr.Number(0, precision=0, minimum=0, label="Index within the class (test split)")
+        with gr.Column(scale=1, min_width=260):
+            schedule_a = gr.Dropdown(list(SCHEDULES), value="linear", label="Schedule A")
+            schedule_b = gr.Dropdown(list(SCHEDULES), value="cosine", label="Schedule B")
+        with gr.Column(scale=1, min_width=240):
+            T = gr.Dropdown(list(T_CHOICES), value=1000, label="T, the number of noising steps")
+            noise_seed = gr.Number(0, precision=0, minimum=0, label="Noise seed (same noise for A and B)")
+    source_info = gr.Markdown()
     numbers = gr.Markdown()
     gr.Markdown("### The whole film at a glance")
     strip_caption = gr.Markdown()
@@ -293,7 +293,7 @@ def _build_image_tab(page: gr.Blocks) -> None:
         check_result = gr.Markdown()
     with gr.Row():
         gif_button = gr.Button("Export the noising sequence as a GIF")
-        gif_file = gr.File(label="GIF", interactive=False)
+        gif_file = gr.File(label="GIF", interactive=False, height=80)
 
     picked = [source, label, index, upload]
     schedules = [schedule_a, schedule_b, T]
@@ -314,16 +314,18 @@ def _build_image_tab(page: gr.Blocks) -> None:
           trigger_mode="always_last")
     page.load(refresh, all_inputs, everything, api_visibility="private")
 
+    # a frame takes about a millisecond: off the queue, so a class scrubbing at once never waits in line
     t.input(frame_or_keep, all_inputs, [image_a, image_b, numbers], trigger_mode="always_last",
-            api_name="forward_frame", show_progress="hidden")
-    t.release(schedule_plot, schedules + [t], plot, api_visibility="private", show_progress="hidden")
+            api_name="forward_frame", show_progress="hidden", queue=False)
+    gr.on([t.release, t.input], schedule_plot, schedules + [t], plot, api_visibility="private",
+          show_progress="hidden", trigger_mode="always_last", **CHEAP)  # typing t or arrow keys moves the marker too
     playing = play_button.click(play, picked + schedules + [t, noise_seed], [t, image_a, image_b, numbers],
-                                api_name="forward_play", show_progress="hidden")
+                                api_name="forward_play", show_progress="hidden", **CHEAP)
     playing.then(schedule_plot, schedules + [t], plot, api_visibility="private")
     stop_button.click(None, None, None, cancels=[playing])
     check_button.click(closed_form_check, picked + [schedule_a, T, t, noise_seed], check_result,
-                       api_name="forward_check")
-    gif_button.click(export_gif, picked + schedules + [noise_seed], gif_file, api_name="forward_gif")
+                       api_name="forward_check", **EXPENSIVE)
+    gif_button.click(export_gif, picked + schedules + [noise_seed], gif_file, api_name="forward_gif", **EXPENSIVE)
 
 
 def _build_toy_tab(page: gr.Blocks) -> None:
@@ -342,7 +344,7 @@ def _build_toy_tab(page: gr.Blocks) -> None:
 
     T.input(on_T, [T, t], t, api_visibility="private")
     gr.on([dataset.input, schedule.input, T.input, seed.submit, t.input], toy_cloud, inputs, [cloud, moments],
-          api_name="forward_toy", trigger_mode="always_last", show_progress="hidden")
+          api_name="forward_toy", trigger_mode="always_last", show_progress="hidden", **CHEAP)
     page.load(toy_cloud, inputs, [cloud, moments], api_visibility="private")
 
 

@@ -12,10 +12,21 @@ LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": 
 JOURNEY: list[tuple[str, str]] = []
 
 
+def _lead(body: str) -> str:
+    """The first sentence of a page's explanation: the line shown above its controls."""
+    end = body.find(". ")
+    return body if end < 0 else body[: end + 1]
+
+
 def about(title: str, body: str, equation: str, citation: str) -> gr.Markdown:
-    """The "what you are looking at" paragraph and the key equation every page opens with."""
-    return gr.Markdown(f"# {title}\n\n{body}\n\n**Key equation.** {equation}\n\n<small>{citation}</small>",
-                       latex_delimiters=LATEX)
+    """The page's title and a one-line lead, then "About this page" (closed): what you are looking at, the key
+    equation, and the paper it comes from. Closed, it keeps the main picture and its control on a projector's
+    first screen."""
+    lead = gr.Markdown(f"## {title}\n{_lead(body)}", latex_delimiters=LATEX, elem_classes="page-lead")
+    with gr.Accordion("About this page: what you are looking at, and the key equation", open=False,
+                      elem_classes="about-page"):
+        gr.Markdown(f"{body}\n\n**Key equation.** {equation}\n\n<small>{citation}</small>", latex_delimiters=LATEX)
+    return lead
 
 
 def next_link(route: str) -> gr.Markdown:

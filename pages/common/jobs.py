@@ -1,0 +1,43 @@
+"""How the server shares its cores among a class: cheap events (a frame, a scrub, a click) never wait behind
+expensive ones (sampling, training, measuring), which share one budget sized so that torch threads × concurrent
+expensive jobs ≤ cores. Pass these as keyword arguments to an event listener:
+
+    button.click(generate, inputs, outputs, api_name="reverse_generate", **EXPENSIVE)
+    slider.input(frame, inputs, outputs, api_name="reverse_frame", **CHEAP)
+
+Exports (GIFs, PNGs) go to one folder of this process and are deleted after EXPORT_TTL_S, so the disk stays
+bounded however long the class runs."""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+EXPENSIVE_JOBS = max(1, int(os.environ.get("PLAYGROUND_EXPENSIVE_JOBS", max(1, CORES // 2))))  # at once
+TORCH_THREADS = max(1, CORES // EXPENSIVE_JOBS)  # per job: threads × jobs ≤ cores
+CHEAP_JOBS = 32  # cheap events at once (each takes milliseconds)
+
+EXPENSIVE = dict(concurrency_id="expensive", concurrency_limit=EXPENSIVE_JOBS)
+CHEAP = dict(concurrency_id="cheap", concurrency_limit=CHEAP_JOBS)
+
+EXPORT_TTL_S = 15 * 60  # an export is kept this long: enough to download it
+_EXPORTS = Path(tempfile.mkdtemp(prefix="playground-exports-"))
+atexit.register(shutil.rmtree, _EXPORTS, ignore_errors=True)
+
+
+def export_path(prefix: str, suffix: str) -> str:
+    """A fresh file path for an export; exports older than EXPORT_TTL_S are deleted first."""
+    now = time.time()
+    for old in _EXPORTS.glob("*"):
+        try:
+            if now - old.stat().st_mtime > EXPORT_TTL_S:
+                old.unlink()
+        except OSError:
+            pass
+    fd, path = tempfile.mkstemp(prefix=f"{prefix}-", suffix=suffix, dir=_EXPORTS)
+    os.close(fd)
+    return path
