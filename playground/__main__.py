@@ -1,4 +1,4 @@
-"""Command line: `python -m playground list | train NAME | sample NAME | bench`."""
+"""Command line: `python -m playground list | train NAME | sample NAME | bench | loadtest`."""
 from __future__ import annotations
 
 import argparse
@@ -157,6 +157,12 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_loadtest(args) -> int:
+    from . import loadtest
+
+    return loadtest.main(args.students, args.seconds, args.action)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .checkpoints import CHECKPOINTS
 
@@ -184,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     smp.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     smp.set_defaults(run=cmd_sample)
     commands.add_parser("bench", help="print speed figures measured on this machine").set_defaults(run=cmd_bench)
+    load = commands.add_parser("loadtest", help="simulate a class against a fresh app on 127.0.0.1 (bounded, stops by itself)")
+    load.add_argument("--students", type=int, default=30)
+    load.add_argument("--seconds", type=float, default=60.0)
+    load.add_argument("--action", action="append", help="only these actions (repeatable); default: all")
+    load.set_defaults(run=cmd_loadtest)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -1,0 +1,159 @@
+"""`python -m playground loadtest [--students 30 --seconds 60]`: a class on one machine, simulated.
+
+It starts the app (`python app.py`) on a free port of 127.0.0.1, sends requests only there, and stops by itself:
+N students, each with its own session, repeat the common actions of the pages for a fixed time. It prints, per
+action, the count, p50 / p95 / max latency and errors, whether each student saw a queue position, the server's
+cold start, its peak resident memory, and how much its temp folder grew. Bounded: at most `--seconds` of load
+(plus the requests in flight) and a hard timeout on every request.
+"""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The common actions: (name, api_name, arguments given a random generator). Cheap ones are frequent.
+ACTIONS = {
+    "forward: move the t slider": ("/forward_frame", lambda r: ["Fashion-MNIST", int(r.integers(10)), 0, None, "linear",
+                                                                "cosine", 1000, int(r.integers(1001)), 0], 12),
+    "forward: 2D cloud at t": ("/forward_toy", lambda r: ["moons", "cosine", 1000, int(r.integers(1001)), 0], 4),
+    "reverse: generate 16 Fashion, DDIM-50": ("/reverse_generate",
+                                              lambda r: ["ddpm-fashion-cosine", int(r.integers(1000)), "ddim", 50, 0.0,
+                                                         16, -1], 1),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_peak_mb(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), in MB (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _folder_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20 if path.exists() else 0.0
+
+
+def start_app(port: int, temp: Path, students: int) -> tuple[subprocess.Popen, float]:
+    """Start app.py on 127.0.0.1:port; returns (process, seconds until `/` answered)."""
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(temp), "HF_HUB_OFFLINE": "1"}
+    began = time.perf_counter()
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = began + 120
+    while time.perf_counter() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the app exited: " + process.stderr.read().decode()[-2000:])
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                if response.status == 200:
+                    return process, time.perf_counter() - began
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the app did not answer within 120 s")
+
+
+def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = None, seed: int = 0,
+        request_timeout: float = 300.0) -> dict:
+    """Simulate `students` for `seconds`; returns the figures (also printed by `main`)."""
+    from gradio_client import Client
+
+    if not 1 <= students <= 200 or not 1 <= seconds <= 3600:
+        raise ValueError("students must be from 1 to 200 and seconds from 1 to 3600")
+    chosen = {name: ACTIONS[name] for name in (actions or ACTIONS)}
+    temp = Path(tempfile.mkdtemp(prefix="playground-loadtest-"))
+    port = _free_port()
+    process, cold_start = start_app(port, temp, students)
+    url = f"http://127.0.0.1:{port}/"
+    latencies, errors, queued = defaultdict(list), defaultdict(list), set()
+    disk_before, stop_at = _folder_mb(temp), time.perf_counter() + seconds
+    lock = threading.Lock()
+
+    def student(k: int) -> None:
+        rng = np.random.default_rng(seed + k)
+        client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+        names, weights = list(chosen), np.array([chosen[n][2] for n in chosen], dtype=float)
+        while time.perf_counter() < stop_at:
+            name = names[rng.choice(len(names), p=weights / weights.sum())]
+            api_name, make_args, _ = chosen[name]
+            began = time.perf_counter()
+            try:
+                job = client.submit(*make_args(rng), api_name=api_name)
+                while not job.done():
+                    status = job.status()
+                    if getattr(status, "rank", None) is not None:
+                        with lock:
+                            queued.add(k)
+                    if time.perf_counter() - began > request_timeout:
+                        job.cancel()
+                        raise TimeoutError(f"no answer within {request_timeout:.0f} s")
+                    time.sleep(0.05)
+                job.result(timeout=request_timeout)
+                with lock:
+                    latencies[name].append(time.perf_counter() - began)
+            except Exception as err:  # noqa: BLE001 - every failure is counted and shown, never raised
+                with lock:
+                    errors[name].append(f"{type(err).__name__}: {str(err)[:160]}")
+            time.sleep(float(rng.uniform(0.05, 0.3)))  # a person's pause between actions
+
+    threads = [threading.Thread(target=student, args=(k,), daemon=True) for k in range(students)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join(timeout=seconds + request_timeout + 30)
+    figures = {"students": students, "seconds": seconds, "cold_start_s": cold_start,
+               "peak_rss_mb": _rss_peak_mb(process.pid), "temp_growth_mb": _folder_mb(temp) - disk_before,
+               "students_who_saw_a_queue_position": len(queued), "actions": {}}
+    for name in chosen:
+        times = np.array(latencies[name])
+        figures["actions"][name] = {
+            "count": len(times), "errors": len(errors[name]), "first_error": errors[name][0] if errors[name] else "",
+            "p50_s": float(np.percentile(times, 50)) if len(times) else float("nan"),
+            "p95_s": float(np.percentile(times, 95)) if len(times) else float("nan"),
+            "max_s": float(times.max()) if len(times) else float("nan")}
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    shutil.rmtree(temp, ignore_errors=True)
+    return figures
+
+
+def main(students: int = 30, seconds: float = 60.0, actions: list[str] | None = None) -> int:
+    print(f"loadtest: {students} students for {seconds:g} s against 127.0.0.1 (a fresh app process)", flush=True)
+    f = run(students, seconds, actions)
+    print(f"cold start to serve /: {f['cold_start_s']:.1f} s; peak RSS {f['peak_rss_mb']:.0f} MB; "
+          f"temp folder grew {f['temp_growth_mb']:.1f} MB; {f['students_who_saw_a_queue_position']} of {students} "
+          "students saw a queue position")
+    print(f"{'action':42s} {'count':>6s} {'errors':>6s} {'p50 s':>7s} {'p95 s':>7s} {'max s':>7s}")
+    for name, a in f["actions"].items():
+        print(f"{name:42s} {a['count']:6d} {a['errors']:6d} {a['p50_s']:7.2f} {a['p95_s']:7.2f} {a['max_s']:7.2f}")
+        if a["first_error"]:
+            print(f"    first error: {a['first_error']}")
+    return 0 if all(a["errors"] == 0 for a in f["actions"].values()) else 1
