@@ -48,14 +48,48 @@ PAGES = [
 ]
 
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-CSS = ".gradio-container {max-width: 1280px !important; margin: auto;}"
+CSS = """
+.gradio-container {max-width: 1600px !important; margin: auto;}
+/* presenter mode (?present=1, or the toggle; remembered in this browser): big text, full width, no side panels */
+html.present .gradio-container {max-width: 1920px !important;}
+html.present .gradio-container :is(p, li, label, span, input, textarea, button, td, th, small, .prose) {
+  font-size: max(18px, 1em) !important;}
+html.present .gradio-container :is(h1, h2) {font-size: 30px !important;}
+html.present .gradio-container h3 {font-size: 24px !important;}
+html.present .js-plotly-plot text {font-size: 18px !important;}
+html.present :is(.about-page, .secondary, .next-link, footer) {display: none !important;}
+#present-toggle {position: fixed; right: 12px; bottom: 12px; z-index: 1000; padding: 6px 12px; border-radius: 6px;
+  border: 1px solid #bbb; background: #fff; font: 14px system-ui, sans-serif; cursor: pointer; opacity: 0.85;}
+html.present #present-toggle {font-size: 18px;}
+"""
+# Presenter mode: ?present=1 (or ?present=0) in the address, or the toggle in the corner; kept in localStorage.
+JS = """
+() => {
+  const params = new URLSearchParams(window.location.search);
+  if (params.has('present')) localStorage.setItem('playground-present', params.get('present') === '1' ? '1' : '0');
+  const apply = () => document.documentElement.classList.toggle('present', localStorage.getItem('playground-present') === '1');
+  apply();
+  if (!document.getElementById('present-toggle')) {
+    const button = document.createElement('button');
+    button.id = 'present-toggle';
+    button.textContent = 'Presenter mode';
+    button.title = 'Big text and full width for a projector (remembered in this browser; ?present=1 also turns it on)';
+    button.onclick = () => {
+      localStorage.setItem('playground-present', localStorage.getItem('playground-present') === '1' ? '0' : '1');
+      apply();
+    };
+    document.body.appendChild(button);
+  }
+}
+"""
 
 
 JOURNEY[:] = [(page["route"], page["title"]) for page in PAGES]  # the order of every page's "Next" link
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title="Generative Models Playground", analytics_enabled=False) as demo:
+    # Gradio's cache of files sent to browsers: every 10 minutes, delete what is older than 30 (disk stays bounded)
+    with gr.Blocks(title="Generative Models Playground", analytics_enabled=False, delete_cache=(600, 1800)) as demo:
         home.build(demo, PAGES)
     for page in PAGES:
         with demo.route(page["title"], page["route"]) as route:
@@ -76,9 +110,19 @@ def main(argv: list[str] | None = None) -> None:
         from playground.devices import check_device
         check_device(args.device)  # a clear message now rather than at the first model load
         os.environ["PLAYGROUND_DEVICE"] = args.device
-    build_app().queue(default_concurrency_limit=4).launch(
-        server_name=args.host, server_port=args.port, max_file_size="50mb", ssr_mode=False, theme=THEME, css=CSS,
-        footer_links=["api", "settings"])
+    serve(build_app(), args.host, args.port)
+
+
+def serve(demo: gr.Blocks, host: str, port: int, **launch) -> gr.Blocks:
+    """Queue and launch the app as a class uses it: torch threads × expensive jobs ≤ cores (pages.common.jobs)."""
+    import torch
+
+    from pages.common import TORCH_THREADS
+    torch.set_num_threads(TORCH_THREADS)
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=host, server_port=port, max_file_size="50mb", ssr_mode=False, theme=THEME, css=CSS, js=JS,
+        footer_links=["api", "settings"], **launch)
+    return demo
 
 
 if __name__ == "__main__":

@@ -20,10 +20,7 @@ def server_url():
     import app
 
     port = _free_port()
-    demo = app.build_app()
-    demo.queue(default_concurrency_limit=4).launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                                                   quiet=True, ssr_mode=False, theme=app.THEME, css=app.CSS,
-                                                   max_file_size="50mb")
+    demo = app.serve(app.build_app(), "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}"
     demo.close()
 
