@@ -30,6 +30,7 @@ MAX_SCALES = 9  # rows of a grid
 MAX_SEEDS = 8  # columns of a grid
 MAX_ABS_SCALE = 100.0  # larger scales only saturate; refusing them keeps a request bounded and meaningful
 NEUTRAL = {"cfg": 1.0, "classifier": 0.0}  # the scale at which each method is the plain model
+SCALE_NAMES = {"cfg": "w", "classifier": "s"}  # each method's scale as its paper names it
 
 
 def check_scales(scales: Sequence[float]) -> list[float]:
@@ -83,6 +84,47 @@ def grid_steps(model: Callable, schedule: Schedule, shape: tuple[int, ...], labe
 def grid(*args, **kwargs) -> Trajectory:
     """Run `grid_steps` to the end and return the recorded `Trajectory` (arguments as there)."""
     return deque(grid_steps(*args, **kwargs), maxlen=1)[0].trajectory
+
+
+@dataclass
+class CellStep:
+    """One recorded frame of one grid cell, as float32 on the CPU: what the step-through shows."""
+
+    t: int  # timestep index of the frame (-1: the finished sample)
+    alpha_bar: float  # ᾱ_t of the frame (1 for the finished sample)
+    x_t: torch.Tensor  # the sample entering this step
+    x0: torch.Tensor  # the predicted clean sample x̂₀
+    eps: torch.Tensor  # the guided ε (zero on the finished frame)
+    eps_uncond: torch.Tensor  # the unconditional / unguided ε
+    eps_cond: torch.Tensor | None  # the conditional ε (classifier-free guidance only)
+
+    @property
+    def class_direction(self) -> torch.Tensor:
+        """What the scale multiplies: ε_cond − ε_uncond (CFG), or the classifier's push ε̂ − ε_uncond at this s."""
+        return (self.eps_cond if self.eps_cond is not None else self.eps) - self.eps_uncond
+
+    @property
+    def guided_shift(self) -> torch.Tensor:
+        """How far guidance moved ε: ε̃ − ε_uncond."""
+        return self.eps - self.eps_uncond
+
+
+def cell_step(trajectory: Trajectory, cell: int, frame: int) -> CellStep:
+    """Frame `frame` of cell `cell` (batch index row · seeds + column) of a recorded grid."""
+
+    def at(frames: torch.Tensor | None) -> torch.Tensor | None:
+        return None if frames is None else frames[frame, cell].float()
+
+    zero = torch.zeros_like(at(trajectory.x_t))
+    eps = at(trajectory.eps)
+    eps_uncond = at(trajectory.eps_uncond)
+    return CellStep(trajectory.ts[frame], float(trajectory.alpha_bar[frame]), at(trajectory.x_t), at(trajectory.x0),
+                    zero if eps is None else eps, zero if eps_uncond is None else eps_uncond, at(trajectory.eps_cond))
+
+
+def rms(v: torch.Tensor) -> float:
+    """Root mean square per value: about 1 for unit Gaussian noise."""
+    return float(v.float().pow(2).mean().sqrt())
 
 
 @dataclass
@@ -148,6 +190,18 @@ def image_tradeoff(samples: torch.Tensor, label: int, metric_classifier, real_cl
     rows["real"] = {"accuracy": fidelity["accuracy"], "confidence": fidelity["confidence"],
                     "diversity": diversity(feats), "frechet_distance": frechet_distance(feats, ref_feats), "n": len(real)}
     return rows
+
+
+def tradeoff(samples: torch.Tensor, label: int, train: Dataset, held_out: Dataset, metric_classifier=None,
+             reference_n: int = 2000) -> dict:
+    """The trade-off figures per scale, for images (`image_tradeoff`, against up to `reference_n` real training
+    images of the class, with `metric_classifier`) or 2D points (`point_tradeoff`), by the samples' shape."""
+    if samples.dim() == 3:  # (scales, n, 2): points
+        return point_tradeoff(samples, label, train, held_out)
+    if metric_classifier is None:
+        raise ValueError("measuring image samples needs the metric classifier (classifier-fashion)")
+    return image_tradeoff(samples, label, metric_classifier, train.x[train.y == label][:reference_n],
+                          held_out.x[held_out.y == label])
 
 
 def point_tradeoff(samples: torch.Tensor, label: int, train: Dataset, held_out: Dataset, k: int = 15) -> dict:

@@ -90,6 +90,7 @@ def test_pages_keep_no_module_level_store_of_user_state():
             value = getattr(node, "value", None)
             mutable = isinstance(value, (ast.Dict, ast.List, ast.Set)) and not (getattr(value, "keys", None) or
                                                                                  getattr(value, "elts", None))
-            mutable |= isinstance(value, ast.Call) and getattr(value.func, "id", getattr(value.func, "attr", "")) in (
-                "dict", "OrderedDict", "defaultdict", "list", "set")
+            mutable |= (isinstance(value, ast.Call) and not value.args and not value.keywords
+                        and getattr(value.func, "id", getattr(value.func, "attr", "")) in ("dict", "OrderedDict", "list", "set"))
+            mutable |= isinstance(value, ast.Call) and getattr(value.func, "id", "") == "defaultdict"
             assert not mutable, f"{path.relative_to(ROOT)}: {[ast.unparse(t) for t in targets]} is an empty store"

@@ -72,6 +72,21 @@ def test_grid_shares_x_T_down_each_column_and_rows_follow_their_scale():
     torch.testing.assert_close(again.final[0], final[2, 2], atol=1e-3, rtol=1e-3)  # float16 frames
 
 
+def test_cell_step_reads_one_cell_and_its_guidance_terms():
+    s = make_schedule("linear", 50)
+    model = GaussianOracle(s, shift=torch.tensor([[0.5, 0.0], [-0.5, 0.0]]))
+    traj = guidance.grid(model, s, (2,), label=0, scales=[0.0, 2.0], seeds=[3, 4], method="cfg", num_steps=5)
+    step = guidance.cell_step(traj, cell=3, frame=2)  # row 1 (w = 2), column 1 (seed 4)
+    assert step.t == traj.ts[2] and step.alpha_bar == traj.alpha_bar[2] and step.x_t.dtype == torch.float32
+    torch.testing.assert_close(step.x_t, traj.x_t[2, 3].float())
+    # ε̃ − ε_uncond = w (ε_cond − ε_uncond), and here ε_cond − ε_uncond = −shift_0
+    torch.testing.assert_close(step.guided_shift, 2 * step.class_direction, atol=2e-3, rtol=0)
+    torch.testing.assert_close(step.class_direction, torch.tensor([-0.5, 0.0]), atol=2e-3, rtol=0)
+    assert guidance.rms(step.class_direction) == pytest.approx(0.5 / math.sqrt(2), abs=2e-3)
+    finished = guidance.cell_step(traj, 3, len(traj) - 1)
+    assert finished.t == -1 and finished.eps.abs().max() == 0 and torch.equal(finished.x_t, finished.x0)
+
+
 @pytest.mark.parametrize("scales, message", [
     ([], "1 to 9"), (list(range(10)), "1 to 9"), ([1.0, float("nan")], "finite"),
     ([1e6], "within"), (["2"], "finite"), ([True], "finite")])
@@ -112,6 +127,9 @@ def test_point_tradeoff_scores_real_points_as_real():
     assert rows["accuracy"][0] > 0.98 and rows["accuracy"][1] < 0.02
     assert rows["sliced_wasserstein"][0] < 0.03 < rows["sliced_wasserstein"][1]
     assert rows["real"]["accuracy"] > 0.98 and rows["real"]["n"] == 200
+    assert guidance.tradeoff(torch.stack([right]), 3, train_set, test_set)["accuracy"] == rows["accuracy"][:1]
+    with pytest.raises(ValueError, match="metric classifier"):
+        guidance.tradeoff(torch.zeros(1, 4, 1, 8, 8), 3, train_set, test_set)
 
 
 def test_noisy_classifier_learns_and_knows_less_at_high_noise():
