@@ -178,6 +178,23 @@ def sample_steps(model: TokenPrior, n: int, temperature: float = 1.0, top_k: int
         yield {"position": i, "tokens": t.view(n, spec.grid, spec.grid).clone(), "probs": probs, "chosen": t[:, i].clone()}
 
 
+@torch.no_grad()
+def fill_steps(model: TokenPrior, tokenizer: vq.VQVAE, temperature: float = 1.0, top_k: int = 0,
+               label: int | None = None, generator: torch.Generator | None = None, blank: int = 0,
+               top: int = 5) -> Iterator[dict]:
+    """One image written token by token, as `sample_steps`, with what the decoder draws after each token (a cell
+    not yet sampled decodes as the code `blank`). Yields, on the CPU: {position, tokens (grid, grid) with −1 where
+    not yet sampled, image (C, H, W), chosen: the drawn code, p: its probability, top: the `top` likeliest
+    (code, probability) pairs}."""
+    for step in sample_steps(model, 1, temperature, top_k, label, generator):
+        t = step["tokens"][0]
+        image = vq.decode_tokens(tokenizer, torch.where(t < 0, blank, t))[0].cpu()
+        probs, chosen = step["probs"][0].cpu(), int(step["chosen"][0])
+        best = probs.topk(min(top, len(probs)))
+        yield {"position": step["position"], "tokens": t.cpu().numpy(), "image": image, "chosen": chosen,
+               "p": float(probs[chosen]), "top": [(int(k), float(q)) for q, k in zip(best.values, best.indices)]}
+
+
 def sample(model: TokenPrior, n: int, temperature: float = 1.0, top_k: int = 0, label: int | None = None,
            generator: torch.Generator | None = None) -> torch.Tensor:
     """n token grids (n, grid, grid), sampled token by token."""

@@ -104,7 +104,7 @@ class VQSpec:
         """2n images for the live view: n fixed test images and their reconstructions through the tokens."""
         from . import data
         x = data.load(self.dataset, "test", n=n, seed=0).x
-        return torch.cat([x, reconstruct(model, x)])
+        return torch.cat([x, reconstruct(model, x).cpu()])
 
 
 def perplexity(counts: torch.Tensor) -> float:
@@ -289,10 +289,10 @@ class VQVAE(nn.Module):
 
 @torch.no_grad()
 def tokens(model: VQVAE, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    """The token grid of each image: (N, grid, grid) code indices."""
-    was = model.training
+    """The token grid of each image: (N, grid, grid) code indices, on the model's device (x may be anywhere)."""
+    was, device = model.training, model.codebook.device
     model.eval()
-    out = torch.cat([model.quantize(model.encode(chunk))["indices"] for chunk in x.split(batch)])
+    out = torch.cat([model.quantize(model.encode(chunk.to(device)))["indices"] for chunk in x.split(batch)])
     model.train(was)
     return out
 
@@ -311,8 +311,9 @@ def check_tokens(model: VQVAE, t: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def decode_tokens(model: VQVAE, t: torch.Tensor) -> torch.Tensor:
-    """Images from token grids (N, grid, grid): look each index up in the codebook, then decode."""
-    t = check_tokens(model, t)
+    """Images from token grids (N, grid, grid): look each index up in the codebook, then decode (on the model's
+    device)."""
+    t = check_tokens(model, t).to(model.codebook.device)
     return model.decode(rearrange(model.codebook[t], "b h w d -> b d h w"))
 
 
@@ -337,22 +338,59 @@ def edit_token(t: torch.Tensor, row: int, col: int, code: int, codebook_size: in
 @torch.no_grad()
 def usage(model: VQVAE, x: torch.Tensor) -> dict:
     """Code usage over images x: counts per code, perplexity, dead codes (never used), and mean squared
-    reconstruction error per pixel through the tokens."""
+    reconstruction error per pixel through the tokens (all on the CPU)."""
     t = tokens(model, x)
-    counts = torch.bincount(t.flatten(), minlength=model.spec.codebook_size)
-    mse = float(torch.cat([((decode_tokens(model, tc) - xc) ** 2).mean(dim=(1, 2, 3))
-                           for tc, xc in zip(t.split(1000), x.split(1000))]).mean())
+    counts = torch.bincount(t.flatten(), minlength=model.spec.codebook_size).cpu()
+    error = float(torch.cat([((decode_tokens(model, tc) - xc.to(tc.device)) ** 2).mean(dim=(1, 2, 3))
+                             for tc, xc in zip(t.split(1000), x.split(1000))]).mean())
     return {"counts": counts, "perplexity": perplexity(counts), "dead_codes": int((counts == 0).sum()),
-            "test_mse_per_pixel": mse, "tokens": t}
+            "test_mse_per_pixel": error, "tokens": t.cpu()}
+
+
+def mse(x_hat: torch.Tensor, x: torch.Tensor) -> float:
+    """Mean squared error per pixel on the [−1, 1] scale."""
+    return float(((x_hat.cpu() - x.cpu()) ** 2).mean())
+
+
+@torch.no_grad()
+def decode_edit(model: VQVAE, x: torch.Tensor, original, edited) -> dict:
+    """What editing one token grid does: decode(original tokens) and its MSE against the image x, decode(edited
+    tokens), and how many cells differ. Pictures on the CPU."""
+    original, edited = torch.as_tensor(original), torch.as_tensor(edited)
+    recon, after = decode_tokens(model, torch.stack([original, edited])).cpu()
+    return {"recon": recon, "edited": after, "mse": mse(recon, x), "changed": int((original != edited).sum())}
+
+
+@torch.no_grad()
+def nearest_code_plane(model: VQVAE, x: torch.Tensor) -> dict:
+    """Quantisation as a picture: every z_e of images x and every code e_k in one plane, that of z_e's first two
+    principal components (the codes' own axes when D ≤ 2), with the index of each z_e's nearest code in all D
+    dimensions (eq. 1). Returns z (N, 2), codes (K, 2), index (N,), explained: the share of z_e's variance the
+    plane holds."""
+    z, e = encoder_outputs(model, x), model.codebook.detach().cpu()
+    index = torch.cdist(z, e).argmin(1).numpy()
+    z, e = z.double().numpy(), e.double().numpy()
+    if z.shape[1] <= 2:
+        pad = ((0, 0), (0, 2 - z.shape[1]))  # D = 1: the second axis is 0
+        return {"z": np.pad(z, pad), "codes": np.pad(e, pad), "index": index, "explained": 1.0}
+    from sklearn.decomposition import PCA
+    pca = PCA(n_components=2).fit(z)
+    return {"z": pca.transform(z), "codes": pca.transform(e), "index": index,
+            "explained": float(pca.explained_variance_ratio_.sum())}
+
+
+def code_usage(model: VQVAE) -> np.ndarray:
+    """The quantiser's running usage of each code during training (uses per batch, averaged), (K,)."""
+    return model.quantizer.usage.detach().cpu().numpy().copy()
 
 
 @torch.no_grad()
 def encoder_outputs(model: VQVAE, x: torch.Tensor) -> torch.Tensor:
-    """Every z_e vector of images x, (N·grid², D); for the dVAE, the code mixture Σ softmax(logits)_k e_k."""
-    z = model.encode(x)
+    """Every z_e vector of images x, (N·grid², D) on the CPU; for the dVAE, the code mixture Σ softmax(logits)_k e_k."""
+    z = model.encode(x.to(model.codebook.device))
     if model.spec.quantizer == "gumbel":
         z = model.quantizer.embed(F.softmax(z, dim=1))
-    return rearrange(z, "b d h w -> (b h w) d")
+    return rearrange(z, "b d h w -> (b h w) d").cpu()
 
 
 @torch.no_grad()
@@ -360,8 +398,8 @@ def kmeans_distortion(model: VQVAE, x: torch.Tensor, seed: int = 0) -> dict:
     """Quantisation is k-means: the mean ‖z_e − nearest code‖² with the learned codebook, next to what
     scikit-learn's k-means with the same K reaches on the same z_e."""
     from sklearn.cluster import KMeans
-    flat = encoder_outputs(model, x)
-    learned = float(((flat - model.codebook[torch.cdist(flat, model.codebook).argmin(1)]) ** 2).sum(1).mean())
+    flat, codebook = encoder_outputs(model, x), model.codebook.detach().cpu()
+    learned = float(((flat - codebook[torch.cdist(flat, codebook).argmin(1)]) ** 2).sum(1).mean())
     fit = KMeans(n_clusters=model.spec.codebook_size, n_init=1, random_state=seed).fit(flat.numpy())
     return {"learned_codebook": learned, "kmeans": float(fit.inertia_ / len(flat)), "vectors": len(flat)}
 
@@ -374,14 +412,14 @@ def gumbel_decode(model: VQVAE, x: torch.Tensor, tau: float, generator: torch.Ge
         raise ValueError("only a dVAE (Gumbel quantiser) has a relaxation temperature")
     if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
         raise ValueError(f"the temperature τ must be a positive number, got {tau!r}")
-    weights = model.quantizer.relaxed(model.encode(x), float(tau), generator, noise)
+    weights = model.quantizer.relaxed(model.encode(x.to(model.codebook.device)), float(tau), generator, noise)
     return model.decode(model.quantizer.embed(weights))
 
 
 @torch.no_grad()
 def code_confidence(model: VQVAE, x: torch.Tensor) -> torch.Tensor:
     """The dVAE encoder's top probability max_k softmax(logits)_k at each cell, (N, grid, grid)."""
-    return F.softmax(model.encode(x), dim=1).amax(1)
+    return F.softmax(model.encode(x.to(model.codebook.device)), dim=1).amax(1).cpu()
 
 
 def codebook_colours(codebook: torch.Tensor) -> np.ndarray:
@@ -396,3 +434,11 @@ def codebook_colours(codebook: torch.Tensor) -> np.ndarray:
     lo, hi = pcs.min(0), pcs.max(0)
     scaled = (pcs - lo) / np.where(hi - lo > 1e-12, hi - lo, 1.0)
     return (40 + 190 * scaled).round().astype(np.uint8)
+
+
+@torch.no_grad()
+def relaxation_sweep(model: VQVAE, x: torch.Tensor, taus, seed: int = 0, noise: bool = True) -> dict:
+    """The dVAE's decode error (MSE per pixel) on images x through the relaxed mixture at each temperature τ, the
+    same Gumbel noise for each, and through the argmax codes (the limit τ → 0)."""
+    relaxed = [mse(gumbel_decode(model, x, tau, torch.Generator().manual_seed(seed), noise), x) for tau in taus]
+    return {"relaxed": relaxed, "argmax": mse(reconstruct(model, x), x)}

@@ -232,3 +232,41 @@ def test_the_prior_learns_a_fixed_sequence():
         first = first if first is not None else loss.item()
     assert loss.item() < 0.2 * first
     assert prior.nll(model, target.view(32, 3, 3), labels) == pytest.approx(loss.item(), rel=0.3)
+
+
+def test_the_nearest_code_plane_pairs_each_z_e_with_its_nearest_code():
+    model = tiny().build().eval()
+    x = data.load("digits", "test", n=3).x
+    plane = vq.nearest_code_plane(model, x)
+    assert plane["z"].shape == (3 * 16, 2) and plane["codes"].shape == (8, 2) and 0 < plane["explained"] <= 1
+    assert (plane["index"] == vq.tokens(model, x).flatten().numpy()).all()  # the codes the quantiser picks
+    flat = vq.nearest_code_plane(tiny(code_dim=1).build().eval(), x)  # D = 1: its own axis, and a zero one
+    assert flat["explained"] == 1.0 and (flat["z"][:, 1] == 0).all()
+
+
+def test_decode_edit_counts_the_changed_cells_and_decodes_both_grids():
+    model = tiny().build().eval()
+    x = data.load("digits", "test", n=1).x[0]
+    t = vq.tokens(model, x[None])[0]
+    out = vq.decode_edit(model, x, t, vq.edit_token(t, 0, 0, int(t[0, 0] + 1) % 8, 8))
+    assert out["changed"] == 1 and out["recon"].shape == x.shape
+    assert torch.allclose(out["recon"], vq.reconstruct(model, x[None])[0], atol=1e-5)
+    assert out["mse"] == pytest.approx(vq.mse(out["recon"], x))
+
+
+def test_the_relaxation_at_a_tiny_tau_is_the_argmax():
+    model = tiny(quantizer="gumbel").build().eval()
+    sweep = vq.relaxation_sweep(model, data.load("digits", "test", n=8).x, [1e-3, 100.0], noise=False)
+    assert sweep["relaxed"][0] == pytest.approx(sweep["argmax"], rel=1e-3)
+
+
+def test_filling_a_grid_token_by_token_decodes_each_step_on_the_cpu():
+    tokenizer = tiny(codebook_size=8, image_size=12, downsample=4).build().eval()  # a 3×3 token grid
+    model = tiny_prior().build().eval()
+    frames = list(prior.fill_steps(model, tokenizer, top_k=3, label=1, generator=torch.Generator().manual_seed(0),
+                                   blank=2))
+    assert len(frames) == 9 and (frames[0]["tokens"] >= 0).sum() == 1 and frames[0]["image"].shape == (1, 12, 12)
+    assert all(f["image"].device.type == "cpu" and 0 < f["p"] <= 1 for f in frames)
+    assert all(sum(q > 0 for _, q in f["top"]) == 3 for f in frames)  # top-k = 3: three candidates
+    again = prior.sample(model, 1, top_k=3, label=1, generator=torch.Generator().manual_seed(0))[0]
+    assert (frames[-1]["tokens"] == again.numpy()).all()  # the same draws as sample()

@@ -1,6 +1,6 @@
 """/vq: every tab's handler on the shipped models (and the claims the page makes, measured), bad values straight
-to the handlers and through the HTTP API, live training, and a real browser: the token map, then a sample drawn
-token by token."""
+to the handlers and through the HTTP API, live training, two sessions apart, and a real browser: the token map,
+then a sample drawn token by token; two browsers at once, each editing only its own token map."""
 import os
 import re
 from types import SimpleNamespace
@@ -12,6 +12,7 @@ import torch
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 from PIL import Image
+from plotly.graph_objects import Figure
 
 from pages import vq as page
 from playground import checkpoints, vq
@@ -28,41 +29,57 @@ def _cells(html: str) -> list[int]:
 
 
 def test_an_image_becomes_a_7x7_token_map_with_the_index_on_hover():
-    grid, palette, picture, text, state = page.encode_image("vq-fashion", *FASHION)
-    codes = _cells(grid)
+    out = page.encode_image("vq-fashion", *FASHION)
+    codes = _cells(out.grid)
     assert len(codes) == 49 and all(0 <= k < 64 for k in codes)
-    assert codes == [k for row in state["tokens"] for k in row]
-    assert palette.count("data-code=") == 64
-    assert picture.ndim == 3 and "294 bits" in text  # 49 × log2(64)
+    assert codes == [k for row in out.state["tokens"] for k in row]
+    assert out.palette.count("data-code=") == 64
+    assert out.picture.ndim == 3 and "294 bits" in out.text  # 49 × log2(64)
 
 
 def test_editing_a_cell_changes_the_decode():
-    *_, state = page.encode_image("vq-fashion", *FASHION)
+    state = page.encode_image("vq-fashion", *FASHION).state
     old = state["tokens"][3][3]
     new = (old + 7) % 64
-    grid, _, picture, text, edited = page.set_code("vq-fashion", state, 3, 3, new)
-    assert edited["tokens"][3][3] == new and edited["original"][3][3] == old
-    assert f"(was {old})" in text
-    before = vq.decode_tokens(page.get_model("vq-fashion")["model"], torch.tensor(state["tokens"]))
-    after = vq.decode_tokens(page.get_model("vq-fashion")["model"], torch.tensor(edited["tokens"]))
+    out = page.set_code("vq-fashion", state, 3, 3, new)
+    assert out.state["tokens"][3][3] == new and out.state["original"][3][3] == old
+    assert f"(was {old})" in out.text
+    model = page.get_model("vq-fashion").model
+    before = vq.decode_tokens(model, torch.tensor(state["tokens"]))
+    after = vq.decode_tokens(model, torch.tensor(out.state["tokens"]))
     assert (after - before).abs().max() > 0.05  # the decoder redrew that patch
-    assert picture.shape[1] > page.encode_image("vq-fashion", *FASHION)[2].shape[1]  # the edit and |Δ| columns appear
-    reset = page.reset_edits("vq-fashion", edited)[4]
+    assert out.picture.shape[1] > page.encode_image("vq-fashion", *FASHION).picture.shape[1]  # edit and |Δ| appear
+    reset = page.reset_edits("vq-fashion", out.state).state
     assert reset["tokens"] == reset["original"]
 
 
 def test_clicks_on_the_map_and_the_codebook_go_through_event_data():
-    *_, state = page.encode_image("vq-fashion", *FASHION)
+    state = page.encode_image("vq-fashion", *FASHION).state
     out = page.click_cell("vq-fashion", state, SimpleNamespace(_data={"row": 2, "col": 5}))
-    assert out[-3:] == (2, 5, state["tokens"][2][5]) and out[4]["selected"] == (2, 5)
-    out = page.click_code("vq-fashion", out[4], 2, 5, SimpleNamespace(_data={"code": 11}))
-    assert out[4]["tokens"][2][5] == 11 and out[-1] == 11
+    assert (out.row, out.col, out.code) == (2, 5, state["tokens"][2][5]) and out.state["selected"] == (2, 5)
+    out = page.click_code("vq-fashion", out.state, 2, 5, SimpleNamespace(_data={"code": 11}))
+    assert out.state["tokens"][2][5] == 11 and out.code == 11
+
+
+def test_two_sessions_edit_their_own_token_maps_and_keep_their_own_samples():
+    a = page.encode_image("vq-fashion", *FASHION).state
+    b = page.encode_image("vq-fashion", "Fashion-MNIST", 2, 0, None).state  # another browser, another image
+    b_before = [row[:] for row in b["tokens"]]
+    a = page.set_code("vq-fashion", a, 3, 3, (a["tokens"][3][3] + 7) % 64).state
+    b = page.set_code("vq-fashion", b, 1, 1, (b["tokens"][1][1] + 5) % 64).state
+    assert a["tokens"][1][1] == a["original"][1][1] and b["tokens"][3][3] == b_before[3][3]  # neither sees the other's
+    assert page.reset_edits("vq-fashion", a).state["tokens"] == a["original"] and b["tokens"] != b["original"]
+    frames_a = list(page.sample_live(-1, 1.0, 0, 1, 1000))[-1].frames
+    frames_b = list(page.sample_live(7, 1.0, 0, 2, 1000))[-1].frames
+    assert "Token 49 of 49" in page.scrub(frames_a, 49).text
+    assert not np.array_equal(frames_a[-1]["tokens"], frames_b[-1]["tokens"])
+    assert page.scrub(frames_a, 30).grid != page.scrub(frames_b, 30).grid
 
 
 @pytest.mark.parametrize("row, col, code, message", [
     (7, 0, 1, "row must be"), (0, -1, 1, "column must be"), (0, 0, 64, "code must be"), (0, 0, 1.5, "code must be")])
 def test_bad_edits_get_a_clear_message(row, col, code, message):
-    *_, state = page.encode_image("vq-fashion", *FASHION)
+    state = page.encode_image("vq-fashion", *FASHION).state
     with pytest.raises(gr.Error, match=message):
         page.set_code("vq-fashion", state, row, col, code)
 
@@ -77,8 +94,7 @@ def test_editing_before_encoding_and_unknown_models_are_refused():
 def test_uploads_of_any_kind_are_tokenised_or_refused(tmp_path):
     rgba = tmp_path / "shirt.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (50, 90, 4), dtype=np.uint8), "RGBA").save(rgba)
-    grid, *_ = page.encode_image("vq-fashion", "upload", 0, 0, str(rgba))
-    assert len(_cells(grid)) == 49
+    assert len(_cells(page.encode_image("vq-fashion", "upload", 0, 0, str(rgba)).grid)) == 49
     junk = tmp_path / "notes.png"
     junk.write_text("not an image")
     with pytest.raises(gr.Error, match="Try another file"):
@@ -86,43 +102,44 @@ def test_uploads_of_any_kind_are_tokenised_or_refused(tmp_path):
 
 
 def test_quantisation_is_nearest_code_and_close_to_kmeans():
-    fig, text = page.quantisation("vq-fashion", 5, 0)
-    lines, z_e = fig.data[0], fig.data[1]
+    out = page.quantisation("vq-fashion", 5, 0)
+    lines, z_e = out.plot.data[0], out.plot.data[1]
     assert len(z_e.x) == 5 * 49 and len(lines.x) == 3 * 5 * 49
-    learned, kmeans = (float(v) for v in re.findall(r"\*\*(\d+\.\d+)\*\*", text)[:2])
+    learned, kmeans = (float(v) for v in re.findall(r"\*\*(\d+\.\d+)\*\*", out.text)[:2])
     assert kmeans <= learned < 3 * kmeans  # the learned codebook is a near-k-means solution
     with pytest.raises(gr.Error, match="images must be"):
         page.quantisation("vq-fashion", 0, 0)
 
 
 def test_ema_and_restarts_cure_dead_codes_measured():
-    usage_fig, curves, text = page.compare_health()
-    plain, cured = page._test_usage("vq-k512-plain-fashion"), page._test_usage("vq-k512-fashion")
+    out = page.compare_health()
+    plain, cured = (page.test_usage(page.get_model(name)) for name in ("vq-k512-plain-fashion", "vq-k512-fashion"))
     assert cured["dead_codes"] < plain["dead_codes"] and cured["perplexity"] > 2 * plain["perplexity"]
-    assert len(usage_fig.data) == 2 and len(curves.data) == 4
-    assert f"| {plain['dead_codes']} |" in text
-    fig, one = page.health("vq-k16-fashion")
-    assert "| 16 |" in one and len(fig.data[0].y) == 16
+    assert len(out.usage.data) == 2 and len(out.curves.data) == 4
+    assert f"| {plain['dead_codes']} |" in out.text
+    one = page.measure_health("vq-k16-fashion")
+    assert "| 16 |" in one.text and len(one.usage.data[0].y) == 16
 
 
 def test_a_bigger_codebook_reconstructs_better():
-    image, text = page.compare_sizes(4, 0)
-    mse = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"^\| (\d+) \| 16 \| \d+ \| (\d\.\d+) \|", text, re.M)}
+    out = page.compare_sizes(4, 0)
+    mse = {int(m.group(1)): float(m.group(2))
+           for m in re.finditer(r"^\| (\d+) \| 16 \| \d+ \| (\d\.\d+) \|", out.text, re.M)}
     assert set(mse) == {16, 64, 512} and mse[16] > mse[64] > mse[512]
-    assert image.ndim == 3
+    assert out.picture.ndim == 3
 
 
 def test_sampling_streams_one_token_at_a_time_and_a_seed_repeats_it():
     updates = list(page.sample_live(-1, 1.0, 0, 3, 1000))
     assert len(updates) == 50  # 49 tokens, then the replay controls
-    first_grid = updates[0][0]
+    first_grid = updates[0].grid
     assert len(_cells(first_grid)) == 1 and first_grid.count("not sampled yet") == 48
-    frames = updates[-1][-1]
-    assert len(frames) == 49 and len(_cells(updates[-1][0])) == 49
-    again = list(page.sample_live(-1, 1.0, 0, 3, 1000))[-1][-1]
+    frames = updates[-1].frames
+    assert len(frames) == 49 and len(_cells(updates[-1].grid)) == 49
+    again = list(page.sample_live(-1, 1.0, 0, 3, 1000))[-1].frames
     assert all(np.array_equal(a["tokens"], b["tokens"]) for a, b in zip(frames, again))
-    grid, image, text = page.scrub(frames, 10)
-    assert len(_cells(grid)) == 10 and "Token 10 of 49" in text
+    frame = page.scrub(frames, 10)
+    assert len(_cells(frame.grid)) == 10 and "Token 10 of 49" in frame.text
     assert page.export_gif(frames).endswith(".gif")
     with pytest.raises(gr.Error, match="token must be"):
         page.scrub(frames, 50)
@@ -137,7 +154,7 @@ def test_bad_sampling_settings_get_a_clear_message(args, message):
 
 
 def test_top_k_1_always_takes_the_likeliest_token():
-    frames = list(page.sample_live(-1, 1.0, 1, 0, 1000))[-1][-1]
+    frames = list(page.sample_live(-1, 1.0, 1, 0, 1000))[-1].frames
     assert all(f["p"] == pytest.approx(1.0) for f in frames)
 
 
@@ -145,35 +162,40 @@ def test_the_prior_draws_garments_of_the_asked_class():
     card = checkpoints.card("prior-fashion")["metrics"]
     assert card["test_bits_per_image"] < 0.8 * card["uniform_bits_per_image"]
     assert card["class_accuracy"] > 0.5
-    image, text = page.sample_grid(7, 1.0, 0, 0, 16)
-    assert image.ndim == 3 and "classified as Sneaker" in text
+    out = page.sample_grid(7, 1.0, 0, 0, 16)
+    assert out.picture.ndim == 3 and "classified as Sneaker" in out.text
 
 
 def test_temperature_is_measured():
-    fig, text = page.temperature_sweep(-1, 0, 0)
-    conf = [float(v) for v in re.findall(r"^\| [\d.]+ \| (\d\.\d+) \|", text, re.M)]
+    out = page.temperature_sweep(-1, 0, 0)
+    conf = [float(v) for v in re.findall(r"^\| [\d.]+ \| (\d\.\d+) \|", out.text, re.M)]
     assert len(conf) == 6 and conf[0] > conf[-1]  # a colder prior makes more confident-looking garments
 
 
 def test_gumbel_relaxation_leaks_at_moderate_tau_and_blurs_at_high_tau():
-    image, fig, text = page.gumbel(*FASHION, 1.0, 0, True)
-    relaxed, hard = list(fig.data[0].y), fig.data[1].y
+    out = page.gumbel(*FASHION, 1.0, 0, True)
+    relaxed, hard = list(out.plot.data[0].y), out.plot.data[1].y
     assert relaxed[0] == pytest.approx(hard[0], rel=0.1)  # τ = 0.05: one code, as the argmax
     assert min(relaxed) < relaxed[0]  # a blend of codes passes more than a token: a lower error ...
     assert relaxed[-1] > 3 * relaxed[0]  # ... until τ = 100 blends them all and the image is lost
-    assert f"least at τ = {fig.data[0].x[relaxed.index(min(relaxed))]:g}" in text
+    assert f"least at τ = {out.plot.data[0].x[relaxed.index(min(relaxed))]:g}" in out.text
     with pytest.raises(gr.Error, match="τ must be"):
         page.gumbel(*FASHION, 0.0, 0, True)
 
 
-def test_live_training_streams_health_and_keeps_the_model():
-    updates = list(page.train_live("digits", "ema-restart", 16, 4, 0.25, True, 40, 32, 1e-3, 0, []))
-    assert any("Step 40 of 40" in u[0] for u in updates[:-1])
+def test_live_training_streams_health_and_keeps_the_model_in_this_session_only():
+    job = page.make_job("digits", "ema-restart", 16, 4, 0.25, True, 40, 32, 1e-3, 0)
+    updates = list(page.run_job(job, {}, page.MENU))
+    assert any("Step 40 of 40" in u.status and "perplexity" in u.status for u in updates[:-1])
+    heat = [u.plot for u in updates[:-1] if isinstance(u.plot, Figure)]
+    assert heat and any(trace.type == "heatmap" for trace in heat[-1].data)  # usage over training
     final = updates[-1]
-    assert final[0].startswith("Done: 40 steps") and "perplexity" in final[0]
-    name = final[-1][-1][1]
-    grid, *_ = page.encode_image(name, "Fashion-MNIST", 3, 0, None)
-    assert len(_cells(grid)) == 16  # a digits model: 4×4 tokens
+    assert final.status.startswith("Done: 40 steps")
+    name = final.menu["value"]
+    assert len(_cells(page.encode_image(name, "Fashion-MNIST", 3, 0, None, final.my_models).grid)) == 16  # 4×4
+    assert "perplexity" in page.train_summary(final.my_models)
+    with pytest.raises(gr.Error, match="another browser"):
+        page.encode_image(name, "Fashion-MNIST", 3, 0, None, {})
 
 
 @pytest.mark.parametrize("args, message", [
@@ -183,7 +205,7 @@ def test_live_training_streams_health_and_keeps_the_model():
     (("fashion", "ema", 16, 4, 0.25, False, 10, 512, 1e-3, 0), "batch size must be")])
 def test_bad_training_values_get_a_clear_message(args, message):
     with pytest.raises(gr.Error, match=message):
-        next(page.train_live(*args, []))
+        page.make_job(*args)
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +250,59 @@ def test_browser_token_map_edit_then_sample_token_by_token(browser_page, server_
                         timeout=60_000)
     assert p.locator("#vq-sample-map td[title*='not sampled yet']").count() == 0
     p.screenshot(path=os.path.join(artifacts_dir, "vq-sample.png"), full_page=True)
+
+
+def _open(browser, server_url):
+    """A fresh browser context (another student) on /vq, recording console errors."""
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    p = context.new_page()
+    p.console_errors = []
+    p.on("console", lambda m: p.console_errors.append(m.text) if m.type == "error" else None)
+    p.on("pageerror", lambda e: p.console_errors.append(str(e)))
+    p.goto(server_url + "/vq")
+    p.locator("#vq-token-map td[data-r='3'][data-c='2']").wait_for(timeout=60_000)
+    return context, p
+
+
+def _code_at(p, r, c) -> int:
+    return int(p.locator(f"#vq-token-map td[data-r='{r}'][data-c='{c}']").inner_text().strip())
+
+
+def _swap(p, r, c, shift) -> tuple[int, int]:
+    """Click cell (r, c), then the code `shift` further on in the codebook; wait for the redraw."""
+    p.locator(f"#vq-token-map td[data-r='{r}'][data-c='{c}']").click()
+    p.wait_for_function(f"() => document.querySelector('#vq-row input').value === '{r}' && "
+                        f"document.querySelector('#vq-col input').value === '{c}'", timeout=30_000)
+    old = int(p.locator("#vq-code input").input_value())
+    new = (old + shift) % 64
+    p.locator(f"#vq-palette [data-code='{new}']").click()
+    p.wait_for_function(f"() => document.querySelector('#vq-tok-text').innerText.includes('(was {old})')",
+                        timeout=30_000)
+    return old, new
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_browser_two_students_edit_their_own_token_maps(browser, server_url, artifacts_dir):
+    (ctx_a, a), (ctx_b, b) = _open(browser, server_url), _open(browser, server_url)
+    try:
+        b.get_by_label("Index in its class (test set)").fill("1")  # B tokenises another image
+        b.locator("#vq-encode").click()
+        b.wait_for_function("() => document.querySelector('#vq-tok-text').innerText.includes('item 1 of')",
+                            timeout=60_000)
+        a_before, b_before = _code_at(a, 1, 1), _code_at(b, 3, 2)
+        _, a_new = _swap(a, 3, 2, 9)
+        _, b_new = _swap(b, 1, 1, 5)
+        # A's next click redraws from A's own session: its edit is there, B's is not (and the other way round)
+        a.locator("#vq-token-map td[data-r='1'][data-c='1']").click()
+        a.wait_for_function("() => document.querySelector('#vq-tok-text').innerText.includes('row 1, column 1')",
+                            timeout=30_000)
+        b.locator("#vq-token-map td[data-r='3'][data-c='2']").click()
+        b.wait_for_function("() => document.querySelector('#vq-tok-text').innerText.includes('row 3, column 2')",
+                            timeout=30_000)
+        assert _code_at(a, 3, 2) == a_new and _code_at(a, 1, 1) == a_before and "item 0 of" in a.inner_text("#vq-tok-text")
+        assert _code_at(b, 1, 1) == b_new and _code_at(b, 3, 2) == b_before and "item 1 of" in b.inner_text("#vq-tok-text")
+        a.screenshot(path=os.path.join(artifacts_dir, "vq-two-browsers-a.png"), full_page=True)
+        assert a.console_errors == [] and b.console_errors == [], (a.console_errors, b.console_errors)
+    finally:
+        ctx_a.close()
+        ctx_b.close()
