@@ -21,6 +21,8 @@ from einops import reduce
 from einops.layers.torch import Rearrange
 from torch import nn
 
+from .devices import device_of
+
 KINDS = ("ae", "dae", "vae")
 KIND_TITLES = {"ae": "autoencoder", "dae": "denoising autoencoder", "vae": "variational autoencoder"}
 
@@ -111,9 +113,11 @@ def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
     return mu + (0.5 * logvar).exp() * eps
 
 
-def corrupt(x: torch.Tensor, noise_std=0.0, mask_prob=0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+def corrupt(x: torch.Tensor, noise_std=0.0, mask_prob=0.0,
+            generator: torch.Generator | int | None = None) -> torch.Tensor:
     """x̃ = x + σ ε, then each pixel blacked out (set to −1) with probability p — additive Gaussian noise and the
-    "masking noise" of Vincent et al. 2008. σ and p are numbers or one value per image."""
+    "masking noise" of Vincent et al. 2008. σ and p are numbers or one value per image; an int generator is a seed."""
+    generator = seeded(generator)
     b = x.shape[0]
     sigma = torch.as_tensor(noise_std, dtype=x.dtype).reshape(-1, *[1] * (x.dim() - 1)).expand(b, *[1] * (x.dim() - 1))
     p = torch.as_tensor(mask_prob, dtype=x.dtype).reshape(-1, *[1] * (x.dim() - 1)).expand(b, *[1] * (x.dim() - 1))
@@ -158,35 +162,64 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(x)[0])
 
 
-# ---- what the page and a notebook do with a trained model -------------------------------------------------
+# ---- what the page and a notebook do with a trained model ---------------------------------------------------
+# Inputs may live anywhere: they run on the model's device, and what comes back is on the CPU, ready to show.
+
+def seeded(generator: torch.Generator | int | None) -> torch.Generator | None:
+    """A CPU generator: `generator` itself, or a fresh one seeded with it when it is an int."""
+    return torch.Generator().manual_seed(generator) if isinstance(generator, int) else generator
+
+
+def mse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per pixel of each image, on the [-1, 1] scale: (B,) for (B, C, H, W); () for one image."""
+    return reduce((x_hat.cpu() - x.cpu()) ** 2, "... c h w -> ...", "mean")
+
 
 @torch.no_grad()
 def reconstruct(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
-    return model(x)
+    """x̂ = D(E(x)) through the mean code."""
+    return model(x.to(device_of(model))).cpu()
 
 
 @torch.no_grad()
 def latents(model: Autoencoder, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
     """The mean code μ(x) of every image, (N, latent_dim)."""
-    return torch.cat([model.encode(chunk)[0] for chunk in x.split(batch)])
+    return torch.cat([model.encode(chunk.to(device_of(model)))[0].cpu() for chunk in x.split(batch)])
 
 
 @torch.no_grad()
-def prior_samples(model: Autoencoder, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def decode(model: Autoencoder, z) -> torch.Tensor:
+    """D(z) for codes z (a tensor or an array, (N, latent_dim))."""
+    z = z if torch.is_tensor(z) else torch.as_tensor(np.asarray(z))
+    return model.decode(z.float().to(device_of(model))).cpu()
+
+
+@torch.no_grad()
+def prior_samples(model: Autoencoder, n: int, generator: torch.Generator | int | None = None) -> torch.Tensor:
     """Decode z ~ N(0, I): the VAE's generative model. An AE was never asked to put its codes there."""
-    return model.decode(torch.randn(n, model.latent_dim, generator=generator))
+    return decode(model, torch.randn(n, model.latent_dim, generator=seeded(generator)))
+
+
+def code_spread(model: Autoencoder, x: torch.Tensor) -> tuple[float, float]:
+    """The smallest and largest standard deviation of the codes μ(x) over the images, per latent dimension: near 1
+    for a VAE (its KL term pulls q(z|x) towards N(0, I)), anything for an AE."""
+    std = latents(model, x).std(0)
+    return float(std.min()), float(std.max())
 
 
 @torch.no_grad()
-def reparameterised_draws(model: Autoencoder, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> dict:
-    """For one image (1, C, H, W): μ, σ, k draws ε, the k codes z = μ + σ ⊙ ε, and their decodes."""
+def reparameterised_draws(model: Autoencoder, x: torch.Tensor, k: int,
+                          generator: torch.Generator | int | None = None) -> dict:
+    """For one image (1, C, H, W): μ, σ, k draws ε, the k codes z = μ + σ ⊙ ε, their decodes, decode(μ), and
+    the spread: the mean |pixel difference| between the draws' decodes and decode(μ)."""
     if model.kind != "vae":
         raise ValueError("only a VAE has a σ to sample with; choose a VAE")
-    mu, logvar = model.encode(x)
-    eps = torch.randn(k, model.latent_dim, generator=generator)
+    mu, logvar = (v.cpu() for v in model.encode(x.to(device_of(model))))
+    eps = torch.randn(k, model.latent_dim, generator=seeded(generator))
     z = reparameterise(mu.expand(k, -1), logvar.expand(k, -1), eps=eps)
-    return {"mu": mu[0], "sigma": (0.5 * logvar[0]).exp(), "eps": eps, "z": z,
-            "decoded": model.decode(z), "mean_decoded": model.decode(mu)}
+    decoded, mean_decoded = decode(model, z), decode(model, mu)
+    return {"mu": mu[0], "sigma": (0.5 * logvar[0]).exp(), "eps": eps, "z": z, "decoded": decoded,
+            "mean_decoded": mean_decoded, "spread": float((decoded - mean_decoded).abs().mean())}
 
 
 @torch.no_grad()
@@ -194,9 +227,18 @@ def interpolate(model: Autoencoder, x_a: torch.Tensor, x_b: torch.Tensor, steps:
     """Decodes of z = (1 − λ) μ(a) + λ μ(b) for `steps` values of λ from 0 to 1."""
     if steps < 2:
         raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
-    z = model.encode(torch.stack([x_a, x_b]))[0]
+    z = latents(model, torch.stack([x_a, x_b]))
     lam = torch.linspace(0, 1, steps).unsqueeze(1)
-    return model.decode((1 - lam) * z[0] + lam * z[1])
+    return decode(model, (1 - lam) * z[0] + lam * z[1])
+
+
+def path_measures(path: torch.Tensor, classifier) -> dict:
+    """How an interpolation path looks: the classifier's mean top-class confidence on the in-between images
+    (does each look like *some* class?) and the largest jump between neighbours (mean |Δpixel|)."""
+    from .metrics import features_and_probs
+    probs = features_and_probs(classifier, path[1:-1])[1]
+    jumps = reduce((path[1:] - path[:-1]).abs(), "b ... -> b", "mean")
+    return {"confidence": float(probs.max(1).mean()), "largest_jump": float(jumps.max())}
 
 
 @torch.no_grad()
@@ -206,8 +248,22 @@ def latent_grid(model: Autoencoder, x_range: tuple[float, float], y_range: tuple
         raise ValueError(f"a latent grid needs a 2-D latent; this model has {model.latent_dim} dimensions")
     xs, ys = torch.linspace(*x_range, n), torch.linspace(*y_range, n).flip(0)
     z = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1).reshape(-1, 2)
-    return model.decode(z)
+    return decode(model, z)
 
+
+def same_class_gap(ds, pairs: int = 20) -> float:
+    """Mean |pixel difference| between two images of the same class (`pairs` pairs per class): how far apart
+    two different images of one class are, as a yardstick."""
+    return float(np.mean([(ds.of_class(k).x[:pairs] - ds.of_class(k).x[pairs:2 * pairs]).abs().mean().item()
+                          for k in range(ds.num_classes)]))
+
+
+def choose(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """n of the images x, picked at random by `seed`."""
+    return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
+
+
+# ---- the latent map: codes of test images on a plane you can click ------------------------------------------
 
 def project_2d(z: np.ndarray, method: str = "pca", seed: int = 0):
     """(N, 2) coordinates of latent codes, and the fitted projection (None for t-SNE, which has no inverse).
@@ -222,3 +278,58 @@ def project_2d(z: np.ndarray, method: str = "pca", seed: int = 0):
         from sklearn.manifold import TSNE
         return TSNE(n_components=2, init="pca", random_state=seed, perplexity=30).fit_transform(z), None
     raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+
+
+@dataclass
+class LatentView:
+    """Test images' codes placed on a plane: the model's own 2-D code, or a 2-D projection of longer codes."""
+
+    codes: np.ndarray  # (N, latent_dim) the mean codes μ(x)
+    points: np.ndarray  # (N, 2) where each code sits on the plane
+    labels: np.ndarray  # (N,) each image's class
+    projector: object | None  # the fitted PCA (a point maps back to a code); None for 2-D codes and for t-SNE
+    x_range: tuple[float, float]  # the plane's frame: the bulk of the points, padded
+    y_range: tuple[float, float]
+
+    @property
+    def invertible(self) -> bool:
+        """Does every point of the plane stand for a code? (Not for t-SNE, which has no way back.)"""
+        return self.codes.shape[1] == 2 or self.projector is not None
+
+    @property
+    def explained_variance(self) -> float | None:
+        """The share of the codes' variance the PCA plane holds (None without PCA)."""
+        return float(self.projector.explained_variance_ratio_.sum()) if self.projector is not None else None
+
+    def nearest(self, point) -> int:
+        """The index of the image whose code sits nearest to `point` on the plane."""
+        return int(np.argmin(((self.points - np.asarray(point, dtype=float)) ** 2).sum(1)))
+
+    def code_at(self, point) -> np.ndarray:
+        """The code a point stands for: itself (2-D codes), PCA's mean + offset, or (t-SNE) the nearest image's."""
+        if self.codes.shape[1] == 2:
+            return np.asarray(point, dtype=float)
+        if self.projector is not None:
+            return self.projector.inverse_transform(np.asarray([point], dtype=float))[0]
+        return self.codes[self.nearest(point)]
+
+    def plane(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """An n × n grid over the frame, row 0 at the top (largest y): (xs, ys, codes (n², latent_dim))."""
+        if not self.invertible:
+            raise ValueError("t-SNE has no inverse, so there is no plane to decode: choose PCA or a 2-D model.")
+        xs, ys = np.linspace(*self.x_range, n), np.linspace(*self.y_range[::-1], n)
+        plane = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+        return xs, ys, plane if self.codes.shape[1] == 2 else self.projector.inverse_transform(plane)
+
+
+def latent_view(model: Autoencoder, x: torch.Tensor, labels: torch.Tensor, method: str = "pca") -> LatentView:
+    """Encode images x and place their codes on a plane (see `project_2d`). The frame holds the middle 99 % of
+    the points, padded by 8 %; a 2-D VAE's frame also holds ±3, the bulk of its prior N(0, I)."""
+    codes = latents(model, x).numpy()
+    points, projector = project_2d(codes, method)
+    lo, hi = np.percentile(points, 0.5, axis=0), np.percentile(points, 99.5, axis=0)
+    lo, hi = lo - 0.08 * (hi - lo), hi + 0.08 * (hi - lo)
+    if model.kind == "vae" and model.latent_dim == 2:
+        lo, hi = np.minimum(lo, -3), np.maximum(hi, 3)
+    return LatentView(codes, points, labels.numpy(), projector, (float(lo[0]), float(hi[0])),
+                      (float(lo[1]), float(hi[1])))

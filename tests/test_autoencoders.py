@@ -110,3 +110,62 @@ def test_bad_specs_are_refused(bad, match):
 def test_only_a_vae_has_draws():
     with pytest.raises(ValueError, match="VAE"):
         ae.reparameterised_draws(tiny("ae").build(), torch.zeros(1, 1, 8, 8), 2)
+
+
+def test_mse_is_per_image_and_per_pixel():
+    x, x_hat = torch.zeros(3, 1, 4, 4), torch.zeros(3, 1, 4, 4)
+    x_hat[1] = 0.5
+    x_hat[2, 0, 0, 0] = 4.0
+    torch.testing.assert_close(ae.mse(x_hat, x), torch.tensor([0.0, 0.25, 1.0]))
+    assert float(ae.mse(x_hat[1], x[1])) == pytest.approx(0.25)  # one image: a number
+
+
+def test_seeded_helpers_repeat_and_return_cpu_tensors():
+    model = tiny("vae").build().eval()
+    torch.testing.assert_close(ae.prior_samples(model, 3, 7), ae.prior_samples(model, 3, torch.Generator().manual_seed(7)))
+    x = data.load("digits", "test", n=4).x
+    draws = ae.reparameterised_draws(model, x[:1], 5, 0)
+    assert draws["spread"] == pytest.approx(float((draws["decoded"] - draws["mean_decoded"]).abs().mean()))
+    assert all(v.device.type == "cpu" for v in draws.values() if torch.is_tensor(v))
+    torch.testing.assert_close(ae.decode(model, np.zeros((2, 2))), model.decode(torch.zeros(2, 2)).detach())
+    assert torch.equal(ae.choose(x, 2, 0), ae.choose(x, 2, 0)) and ae.choose(x, 2, 0).shape == (2, 1, 8, 8)
+    low, high = ae.code_spread(model, x)
+    assert 0 <= low <= high
+
+
+def test_latent_view_frames_the_codes_and_maps_points_back():
+    ds = data.load("digits", "test", n=200)
+    vae2 = tiny("vae").build().eval()
+    view = ae.latent_view(vae2, ds.x, ds.y)
+    assert view.points.shape == (200, 2) and view.projector is None and view.invertible
+    assert view.x_range[0] <= -3 and view.x_range[1] >= 3  # a 2-D VAE's frame holds its prior's bulk
+    assert view.nearest(view.points[17]) == 17 and np.allclose(view.code_at((0.3, -0.2)), [0.3, -0.2])
+    xs, ys, codes = view.plane(3)
+    assert ys[0] > ys[-1] and codes.shape == (9, 2) and np.allclose(codes[0], [xs[0], ys[0]])
+
+    long = tiny("ae", latent_dim=6).build().eval()
+    pca = ae.latent_view(long, ds.x, ds.y, "pca")
+    assert pca.codes.shape == (200, 6) and 0 < pca.explained_variance <= 1
+    np.testing.assert_allclose(pca.projector.transform(pca.code_at((0.1, 0.2))[None])[0], [0.1, 0.2], atol=1e-4)
+    assert pca.plane(4)[2].shape == (16, 6)
+    tsne = ae.latent_view(long, ds.x[:60], ds.y[:60], "tsne")
+    assert not tsne.invertible and tsne.explained_variance is None
+    assert np.array_equal(tsne.code_at(tsne.points[5]), tsne.codes[5])
+    with pytest.raises(ValueError, match="t-SNE has no inverse"):
+        tsne.plane(3)
+
+
+def test_same_class_gap_and_path_measures():
+    ds = data.load("digits", "test")
+    assert 0 < ae.same_class_gap(ds, pairs=5) < 2
+
+    class Uniform(torch.nn.Module):  # a stand-in classifier: features = the image, equal odds for 10 classes
+        def features(self, x):
+            return x.flatten(1)
+
+        def head(self, f):
+            return torch.zeros(len(f), 10)
+
+    path = torch.stack([torch.full((1, 2, 2), v) for v in (0.0, 0.1, 0.5, 0.6)])
+    measured = ae.path_measures(path, Uniform())
+    assert measured["confidence"] == pytest.approx(0.1) and measured["largest_jump"] == pytest.approx(0.4)

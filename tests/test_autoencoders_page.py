@@ -1,6 +1,6 @@
 """/autoencoders: every tab's handler on the shipped models (and the claims the page makes, measured),
-bad values straight to the handlers and through the HTTP API, live training, and a real browser moving the
-latent sliders."""
+bad values straight to the handlers and through the HTTP API, live training into this session's menu only,
+and real browsers: one moving the latent sliders, two training at once without seeing each other's models."""
 import os
 import re
 
@@ -12,6 +12,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from pages import autoencoders as page_ae
+from pages.common import run_job
 from playground import checkpoints
 
 NEEDED = ("ae-fashion", "dae-fashion", "vae-fashion", "vae-fashion-lowbeta", "ae2-fashion", "vae2-fashion")
@@ -27,15 +28,15 @@ def _table_row(text: str, row: str) -> list[float]:
 
 
 def test_reconstruct_shows_all_three_models_with_their_errors():
-    image, text = page_ae.reconstruct_all(*FASHION)
-    assert image.ndim == 3 and image.shape[1] > 4 * 168  # input + three columns
+    out = page_ae.reconstruct_all(*FASHION)
+    assert out.image.ndim == 3 and out.image.shape[1] > 4 * 168  # input + three columns
     for title in ("AE", "denoising AE", "VAE"):
-        here, mean = _table_row(text, title)
+        here, mean = _table_row(out.text, title)
         assert 0 < here < 0.1 and 0 < mean < 0.1
 
 
 def test_the_denoising_ae_restores_better_than_the_plain_ae():
-    _, text = page_ae.restore(*FASHION, 0.6, 0.3, 0)
+    text = page_ae.restore(*FASHION, 0.6, 0.3, 0).text
     corrupted = _table_row(text, "corrupted input x̃ (nothing done)")[1]
     plain = _table_row(text, "AE: D(E(x̃))")[1]
     denoising = _table_row(text, "denoising AE: D(E(x̃))")[1]
@@ -46,57 +47,52 @@ def test_vae_prior_samples_look_like_garments_and_the_ae_ones_do_not():
     ae_card, vae_card = checkpoints.card("ae-fashion")["metrics"], checkpoints.card("vae-fashion")["metrics"]
     assert vae_card["prior_confidence"] > ae_card["prior_confidence"]
     assert vae_card["prior_frechet_distance"] < ae_card["prior_frechet_distance"]
-    image, text = page_ae.prior(16, 0)
-    assert image.ndim == 3 and "Fréchet distance" in text and text.count("\n| ") >= 3
+    out = page_ae.prior(16, 0)
+    assert out.image.ndim == 3 and "Fréchet distance" in out.text and out.text.count("\n| ") >= 3
 
 
 def test_beta_trades_reconstruction_for_a_better_prior():
     high, low = checkpoints.card("vae-fashion")["metrics"], checkpoints.card("vae-fashion-lowbeta")["metrics"]
     assert low["test_mse_per_pixel"] < high["test_mse_per_pixel"] and low["test_kl_nats"] > high["test_kl_nats"]
-    image, text = page_ae.beta_compare(4, 0)
-    assert image.ndim == 3 and "| 0.1 |" in text and "| 1 |" in text
+    out = page_ae.beta_compare(4, 0)
+    assert out.image.ndim == 3 and "| 0.1 |" in out.text and "| 1 |" in out.text
 
 
 def test_latent_map_sliders_and_clicks_decode_points():
-    picture, z1, z2, note = page_ae.latent_map("vae2-fashion", "pca", False)
-    assert picture.ndim == 3 and "own 2-D code" in note and z1["minimum"] <= -3 and z1["maximum"] >= 3
-    _, a, text_a = page_ae.decode_point("vae2-fashion", "pca", 0.0, 0.0, False)
-    _, b, text_b = page_ae.decode_point("vae2-fashion", "pca", 2.5, -2.5, True)
-    assert "z = (0.00, 0.00)" in text_a and not np.array_equal(a, b)
-    view = page_ae._view("vae2-fashion", "pca")
-    px, py = view["map"].to_pixel(1.0, -0.5)
+    out = page_ae.latent_map("vae2-fashion", "pca", False)
+    assert out.map.ndim == 3 and "own 2-D code" in out.note and out.z1["minimum"] <= -3 and out.z1["maximum"] >= 3
+    a = page_ae.decode_point("vae2-fashion", "pca", 0.0, 0.0, False)
+    b = page_ae.decode_point("vae2-fashion", "pca", 2.5, -2.5, True)
+    assert "z = (0.00, 0.00)" in a.text and not np.array_equal(a.decoded, b.decoded)
+    plane = page_ae.shown(page_ae.model("vae2-fashion"), "pca").plane
+    px, py = plane.to_pixel(1.0, -0.5)
     clicked = page_ae.click_map("vae2-fashion", "pca", gr.SelectData(None, {"index": [px, py], "value": None}))
-    assert clicked == pytest.approx((1.0, -0.5), abs=0.01)
+    assert (clicked.z1, clicked.z2) == pytest.approx((1.0, -0.5), abs=0.01)
     assert page_ae.manifold("vae2-fashion", "pca", 5).ndim == 3
 
 
 def test_a_16d_model_is_projected_with_pca_and_with_tsne():
-    _, _, _, note = page_ae.latent_map("vae-fashion", "pca", False)
-    assert "principal components" in note
-    _, _, text = page_ae.decode_point("vae-fashion", "pca", 0.1, 0.1, False)
-    assert "PCA point" in text
-    _, _, _, note = page_ae.latent_map("ae-fashion", "tsne", False)
-    assert "no way back" in note
-    _, _, text = page_ae.decode_point("ae-fashion", "tsne", 0.0, 0.0, False)
-    assert "nearest test image" in text
+    assert "principal components" in page_ae.latent_map("vae-fashion", "pca", False).note
+    assert "PCA point" in page_ae.decode_point("vae-fashion", "pca", 0.1, 0.1, False).text
+    assert "no way back" in page_ae.latent_map("ae-fashion", "tsne", False).note
+    assert "nearest test image" in page_ae.decode_point("ae-fashion", "tsne", 0.0, 0.0, False).text
     with pytest.raises(gr.Error, match="t-SNE has no inverse"):
         page_ae.manifold("ae-fashion", "tsne", 5)
 
 
 def test_reparameterisation_and_interpolation():
-    image, fig, text = page_ae.reparam(*FASHION, 4, 0)
-    assert image.ndim == 3 and len(fig.data) == 4 and "near-identical" in text
-    assert text.count("\n| z") == 16  # one row per latent dimension
-    image, table = page_ae.interpolate_pair(7, 0, 9, 0, 5)
-    assert image.ndim == 3 and "VAE" in table
+    out = page_ae.reparam(*FASHION, 4, 0)
+    assert out.image.ndim == 3 and len(out.plot.data) == 4 and "near-identical" in out.text
+    assert out.text.count("\n| z") == 16  # one row per latent dimension
+    path = page_ae.interpolate_pair(7, 0, 9, 0, 5)
+    assert path.image.ndim == 3 and "VAE" in path.text
 
 
 def test_upload_any_picture_and_refuse_a_non_image(tmp_path):
     light = np.full((40, 60, 4), 255, np.uint8)
     light[10:30, 20:40, :3] = 30  # a dark shape on a white, partly transparent page
     Image.fromarray(light, "RGBA").save(tmp_path / "photo.png")
-    _, text = page_ae.reconstruct_all("upload", 0, 0, str(tmp_path / "photo.png"))
-    assert "inverted" in text
+    assert "inverted" in page_ae.reconstruct_all("upload", 0, 0, str(tmp_path / "photo.png")).text
     (tmp_path / "notes.txt").write_text("not a picture")
     with pytest.raises(gr.Error, match="Try another file"):
         page_ae.reconstruct_all("upload", 0, 0, str(tmp_path / "notes.txt"))
@@ -130,26 +126,50 @@ def test_bad_values_get_a_clear_message(call, message):
 ])
 def test_training_refuses_bad_values(change, message):
     args = dict(kind="vae", dataset="digits", latent_dim=2, beta=1.0, noise=0.5, mask=0.2, steps=20, batch=32,
-                lr=1e-3, seed=0, my_models=[])
+                lr=1e-3, seed=0)
     with pytest.raises(gr.Error, match=message):
-        list(page_ae.train_live(**{**args, **change}))
+        page_ae.make_job(**{**args, **change})
+
+
+def _train(my_models, steps=60, seed=0):
+    """Train a tiny 2-D VAE on digits in a session whose models are `my_models`; every update, by name."""
+    return list(run_job(page_ae.make_job("vae", "digits", 2, 1.0, 0.5, 0.2, steps, 64, 3e-3, seed), my_models,
+                        page_ae.MENU))
 
 
 def test_live_training_streams_and_adds_a_model_to_explore():
-    updates = list(page_ae.train_live("vae", "digits", 2, 1.0, 0.5, 0.2, 60, 64, 3e-3, 0, []))
-    assert any(isinstance(u[0], str) and u[0].startswith("Step ") for u in updates[:-1])
-    previews = [u[2] for u in updates[:-1] if isinstance(u[2], np.ndarray)]
+    updates = _train({})
+    assert any(isinstance(u.status, str) and u.status.startswith("Step ") for u in updates[:-1])
+    assert any("KL" in u.status for u in updates[:-1])
+    previews = [u.image for u in updates[:-1] if isinstance(u.image, np.ndarray)]
     assert previews and previews[-1].ndim == 3
-    text, _, _, dropdown, mine = updates[-1]
-    assert text.startswith("Done: 60 steps") and len(mine) == 1
-    name = mine[0][1]
-    assert dropdown["value"] == name and name.startswith("user:")
-    _, _, _, note = page_ae.latent_map(name, "pca", False)  # its own dataset's test images, its own 2-D code
-    assert "own 2-D code" in note
-    _, decoded, _ = page_ae.decode_point(name, "pca", 0.0, 0.0, False)
-    assert decoded.ndim == 3
-    losses = page_ae.USER_MODELS[name[5:]]
-    assert losses["spec"].dataset == "digits" and "β = 1" in losses["label"]
+    done = updates[-1]
+    assert done.status.startswith("Done: 60 steps") and len(done.my_models) == 1
+    (handle,) = done.my_models.values()
+    assert done.menu["value"] == handle.name and handle.name.startswith("user:")
+    assert handle.name in [value for _, value in done.menu["choices"]]
+    out = page_ae.latent_map(handle.name, "pca", False, done.my_models)  # its own dataset's test images, its own 2-D code
+    assert "own 2-D code" in out.note
+    assert page_ae.decode_point(handle.name, "pca", 0.0, 0.0, False, done.my_models).decoded.ndim == 3
+    assert handle.dataset == "digits" and "β = 1" in handle.label
+
+
+def test_two_sessions_keep_their_own_models():
+    """Each browser's models live in its own state: A's model is not in B's menu, and B cannot decode with it."""
+    mine_a = _train({}, steps=20, seed=1)[-1].my_models
+    mine_b = _train({}, steps=20, seed=2)[-1].my_models
+    (a,), (b,) = mine_a.values(), mine_b.values()
+    assert a.name != b.name and a.model is not b.model
+    menu_a = [value for _, value in page_ae.MENU.choices(mine_a)]
+    menu_b = [value for _, value in page_ae.MENU.choices(mine_b)]
+    assert a.name in menu_a and b.name not in menu_a and b.name in menu_b and a.name not in menu_b
+    seen_a = page_ae.decode_point(a.name, "pca", 0.5, 0.5, False, mine_a).decoded
+    seen_b = page_ae.decode_point(b.name, "pca", 0.5, 0.5, False, mine_b).decoded
+    assert not np.array_equal(seen_a, seen_b)  # two different models, each decoding for its own session
+    with pytest.raises(gr.Error, match="another browser session"):
+        page_ae.decode_point(a.name, "pca", 0.0, 0.0, False, mine_b)
+    with pytest.raises(gr.Error, match="another browser session"):
+        page_ae.latent_map(b.name, "pca", False, {})
 
 
 # ---- through the HTTP API ------------------------------------------------------------------------
@@ -199,3 +219,67 @@ def test_browser_latent_sliders_change_the_decoded_image(page, server_url, artif
     assert after != before
     page.get_by_text("Decoded z = (2.50").first.wait_for(timeout=30_000)
     page.screenshot(path=os.path.join(artifacts_dir, "autoencoders-latent.png"), full_page=True)
+
+
+def _start_training(pg):
+    """Start training a tiny 2-D VAE on digits: the Train tab's defaults, but 30 steps of batch 32."""
+    pg.get_by_role("tab", name="Train").click()
+    for label, value in (("Steps (capped)", "30"), ("Batch size (capped)", "32")):
+        box = pg.get_by_label(f"number input for {label}")
+        box.fill(value)
+        box.press("Enter")
+    pg.locator("#ae-train").click()
+
+
+def _trained_label(pg) -> str:
+    done = pg.locator("#ae-train-text").get_by_text("Done:")
+    done.wait_for(timeout=120_000)
+    return re.search(r"model menu as “(.+?)”", done.inner_text()).group(1)
+
+
+def _menu(pg) -> tuple[str, list[str]]:
+    """The latent-space menu: its value and its options."""
+    pg.get_by_role("tab", name="Latent space").click()
+    menu = pg.locator("#ae-lat-model input[role=combobox]")
+    value = menu.input_value()
+    menu.click()
+    options = pg.locator("#ae-lat-model [role=option]")
+    options.first.wait_for(timeout=30_000)
+    labels = [o.inner_text().replace("✓", "").strip() for o in options.all()]  # the chosen one is ticked
+    pg.keyboard.press("Escape")
+    return value, labels
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_browser_two_sessions_train_and_see_only_their_own_models(browser, server_url, artifacts_dir):
+    """Two browsers on /autoencoders at once each train a model; each menu lists its own model, not the other's,
+    and each decodes points with the model it trained."""
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 800}) for _ in range(2)]
+    pages = [context.new_page() for context in contexts]
+    errors = []
+    for pg in pages:
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(server_url + "/autoencoders")
+        _src(pg, "ae-rec-image")
+    for pg in pages:  # both runs are in flight together
+        _start_training(pg)
+    labels = [_trained_label(pg) for pg in pages]
+    assert labels[0] != labels[1]
+    for k, pg in enumerate(pages):
+        value, options = _menu(pg)
+        assert value == labels[k]  # selected on arrival
+        assert labels[k] in options and labels[1 - k] not in options, options
+        assert "VAE β = 1 · 2-D latent" in options  # the shipped models are everyone's
+    for value, pg in zip(("1.5", "-1.5"), pages):  # each decodes a different point, with its own model
+        before = _src(pg, "ae-lat-decoded")
+        number = pg.locator("#ae-z1 input[type='number']")
+        number.fill(value)
+        number.press("Enter")
+        _wait_src_change(pg, "ae-lat-decoded", before)
+    pages[0].get_by_text("Decoded z = (1.50").first.wait_for(timeout=30_000)
+    pages[1].get_by_text("Decoded z = (-1.50").first.wait_for(timeout=30_000)
+    for k, pg in enumerate(pages):
+        pg.screenshot(path=os.path.join(artifacts_dir, f"autoencoders-session-{k}.png"), full_page=True)
+    for context in contexts:
+        context.close()
+    assert errors == []
