@@ -45,7 +45,8 @@ def make_job(kind, dataset, latent_dim, beta, noise, mask, steps, batch, lr, see
     title = f"yours: {ae.KIND_TITLES[kind]}, {latent_dim}-D, {dataset}" + (f", β = {spec.beta:g}" if vae else "")
     return TrainJob(spec, real_data(dataset, "train"), steps, seed, title, curves,
                     show_preview=lambda preview, step: (ae_viz.training_preview(preview, kind, step), None),
-                    describe=describe, preview_every=max(1, steps // 10), preview_n=8, card={"dataset": dataset})
+                    describe=describe, preview_every=max(1, steps // 10), preview_n=8, card={"dataset": dataset},
+                    where="the Latent space tab's model menu")
 
 
 def build(model_menu: gr.Dropdown, my_models: gr.State) -> TrainPanel:
@@ -61,6 +62,7 @@ def build(model_menu: gr.Dropdown, my_models: gr.State) -> TrainPanel:
         noise = gr.Slider(0, 2, value=0.8, step=0.05, label="DAE: max noise σ")
         mask = gr.Slider(0, 0.95, value=0.5, step=0.05, label="DAE: max masked share")
     panel = TrainPanel("ae", LIVE_CAPS, dataset, steps=1500, lr=1e-3, batch=128, preview="image",
-                       curve_label="Loss per image: reconstruction (and KL, for the VAE)")
+                       curve_label="Loss per image: reconstruction (and KL, for the VAE)",
+                       image_label="Preview: inputs (corrupted, for the DAE), reconstructions, decodes of z ~ N(0, I)")
     panel.wire(make_job, [kind, dataset, latent, beta, noise, mask], MENU, [model_menu], my_models, api_name="ae_train")
     return panel

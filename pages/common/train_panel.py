@@ -44,6 +44,8 @@ class TrainJob:
     preview_every: int = 0  # preview every N steps (and at the end); 0: none
     preview_n: int = 16  # samples per preview
     card: dict = field(default_factory=dict)  # facts kept with the model (the dataset name at least)
+    observe: Callable[[TrainEvent], None] | None = None  # sees every event first (e.g. to keep a history of usage)
+    where: str = "the model menu"  # where the trained model appears, for the final status line
 
 
 class TrainUpdate(NamedTuple):
@@ -79,7 +81,7 @@ def _register(run: dict, my_models: dict | None, menu: ModelMenu, stopped: bool)
                             steps_trained=steps, **{k: v for k, v in job.card.items() if k != "dataset"})
     my_models, note = remember(my_models, model_id, handle, MAX_USER_MODELS, "trained models on this page")
     how = " (stopped early: the model so far is kept)" if stopped else ""
-    status = (f"Done: {steps} steps in {history['wall_time_s']:.1f} s{how}. It is in the model menu as “{label}”, "
+    status = (f"Done: {steps} steps in {history['wall_time_s']:.1f} s{how}. It is in {job.where} as “{label}”, "
               f"for this browser only.{note}")
     return TrainUpdate(status, gr.update(), gr.update(), gr.update(), None, my_models,
                        gr.update(choices=menu.choices(my_models), value=handle.name))
@@ -91,6 +93,8 @@ def run_job(job: TrainJob, my_models: dict | None, menu: ModelMenu) -> Iterator[
     for event in train_steps(job.spec, job.data, job.steps, seed=job.seed, preview_every=job.preview_every,
                              preview_n=job.preview_n):
         run = {"model": event.model, "history": event.history, "job": job}
+        if job.observe is not None:
+            job.observe(event)
         has_preview = event.preview is not None and job.show_preview is not None
         if not (ready(force=has_preview) or event.step == event.total):
             continue
@@ -116,7 +120,8 @@ class TrainPanel:
     """The panel's controls. `caps`: dataset -> {"steps", "batch"}; the steps slider follows `dataset`."""
 
     def __init__(self, prefix: str, caps: dict, dataset: gr.Component, steps: int = 300, lr: float = 1e-3,
-                 batch: int = 128, preview: str = "image", curve_label: str = "Training loss"):
+                 batch: int = 128, preview: str = "image", curve_label: str = "Training loss",
+                 image_label: str = "Preview samples", plot_label: str = "Preview samples (grey: real data)"):
         largest = max(cap["steps"] for cap in caps.values())
         self.prefix, self.caps, self.default_steps = prefix, caps, steps
         with gr.Row():
@@ -132,9 +137,11 @@ class TrainPanel:
         self.status = gr.Markdown(elem_id=f"{prefix}-train-text")
         with gr.Row():
             self.curve = gr.Plot(label=curve_label)
-            self.image = gr.Image(label="Preview samples", format="png", interactive=False, visible=preview != "plot",
-                                  elem_id=f"{prefix}-train-preview")
-            self.plot = gr.Plot(label="Preview samples (grey: real data)", visible=preview != "image")
+            with gr.Column(visible=preview != "plot", min_width=200) as self.image_column:
+                gr.Markdown(f"**{image_label}**")  # above the picture: a picture's own label covers its corner
+                self.image = gr.Image(show_label=False, format="png", interactive=False,
+                                      elem_id=f"{prefix}-train-preview")
+            self.plot = gr.Plot(label=plot_label, visible=preview != "image")
         self.run = session_state(None)
 
         def on_dataset(name):

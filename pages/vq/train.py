@@ -110,9 +110,8 @@ def build(my_models: gr.State, menus: list) -> None:
         commitment = gr.Slider(0, 2, value=0.25, step=0.05, label="β (commitment)")
         kmeans = gr.Checkbox(False, label="k-means init (first batch)")
     panel = TrainPanel("vq", LIVE_CAPS, dataset, steps=1000, lr=1e-3, batch=128, preview="both",
-                       curve_label="Loss terms (per element)")
-    panel.image.label = "Preview: inputs and decodes"
-    panel.plot.label = "Codebook health: perplexity, dead codes, usage over training"
+                       curve_label="Loss terms (per element)", image_label="Preview: inputs and decodes",
+                       plot_label="Codebook health: perplexity, dead codes, usage over training")
     summary = gr.Markdown(elem_id="vq-train-summary")
     training = panel.wire(make_job, [dataset, quantiser, k, d, commitment, kmeans], MENU, menus, my_models,
                           api_name="vq_train")
