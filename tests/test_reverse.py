@@ -16,6 +16,7 @@ from gradio_client.exceptions import AppError
 from pages import reverse
 from playground import checkpoints
 from playground.diffusion.ddpm import DiffusionSpec
+from playground.models import Loaded
 from playground.nn import MLPConfig
 
 TOY = "ddpm-moons-cosine"
@@ -32,8 +33,8 @@ def _run(gen) -> list:
     return list(gen)
 
 
-def _generate(model=TOY, seed=0, sampler="ddim", steps=10, eta=0.0, n=200, label=-1) -> list:
-    return _run(reverse.generate(model, seed, sampler, steps, eta, n, label))
+def _generate(model=TOY, seed=0, sampler="ddim", steps=10, eta=0.0, n=200, label=-1, runs=None, my_models=None) -> list:
+    return _run(reverse.generate(model, seed, sampler, steps, eta, n, label, runs, my_models))
 
 
 def _fig_json(fig):
@@ -42,109 +43,157 @@ def _fig_json(fig):
 
 @pytest.fixture(scope="module")
 def toy_run():
-    """One DDIM-10 run of 200 points on the moons model: (all yields, run id)."""
+    """One DDIM-10 run of 200 points on the moons model: (all yields, run id, that session's runs)."""
     updates = _generate()
-    return updates, updates[-1][3]
+    return updates, updates[-1].run_id, updates[-1].runs
 
 
 # ---- generate, step through, export -------------------------------------------------------------
 
 def test_generate_streams_then_hands_back_a_run_id(toy_run):
-    updates, run_id = toy_run
+    updates, run_id, runs = toy_run
     assert len(updates) > 1  # live frames before the final one
-    assert all(u[3] is None for u in updates[:-1]) and isinstance(run_id, str) and run_id in reverse.RUNS
-    assert any(isinstance(u[2], str) and u[2].startswith("Sampling: step") for u in updates[:-1])
-    image, plot, text, _ = updates[-1]
-    assert image is None and isinstance(plot, go.Figure) and text.startswith("Done: ddim-10")
-    trajectory = reverse.RUNS[run_id]["trajectory"]
+    assert all(u.run_id is None for u in updates[:-1]) and isinstance(run_id, str) and list(runs) == [run_id]
+    assert any(isinstance(u.status, str) and u.status.startswith("Sampling: step") for u in updates[:-1])
+    final = updates[-1]
+    assert final.live is None and isinstance(final.live_points, go.Figure) and final.status.startswith("Done: ddim-10")
+    trajectory = runs[run_id]["trajectory"]
     assert len(trajectory) == 11 and tuple(trajectory.final.shape) == (200, 2)
     assert torch.isfinite(trajectory.final).all()
 
 
 def test_show_frame_first_middle_last(toy_run):
-    _, run_id = toy_run
-    last = len(reverse.RUNS[run_id]["trajectory"]) - 1
+    _, run_id, runs = toy_run
+    last = len(runs[run_id]["trajectory"]) - 1
     for k in (0, last // 2, last):
-        x, eps, x0, figure, info, plot = reverse.show_frame(run_id, k)
-        assert x is None and eps is None and x0 is None  # a 2D model: no image views
-        assert isinstance(figure, go.Figure) and isinstance(plot, go.Figure)
-        assert f"frame {k} of {last}" in info.lower()
+        view = reverse.show_frame(run_id, k, runs)
+        assert view.x_t is None and view.eps is None and view.x0 is None  # a 2D model: no image views
+        assert isinstance(view.points, go.Figure) and isinstance(view.schedule, go.Figure)
+        assert f"frame {k} of {last}" in view.info.lower()
         if k < last:
-            assert "ᾱ_t" in info
+            assert "ᾱ_t" in view.info
         else:
-            assert "Finished sample" in info and "ᾱ = 1" in info
+            assert "Finished sample" in view.info and "ᾱ = 1" in view.info
     with pytest.raises(gr.Error, match="frame must be"):
-        reverse.show_frame(run_id, last + 1)
-    assert reverse._step(run_id, 0, -1) == 0 and reverse._step(run_id, 0, 1) == 1
-    assert reverse._step(run_id, last, 1) == last
+        reverse.show_frame(run_id, last + 1, runs)
+    assert reverse.step_frame(run_id, 0, runs, -1) == 0 and reverse.step_frame(run_id, 0, runs, 1) == 1
+    assert reverse.step_frame(run_id, last, runs, 1) == last
 
 
 def test_show_frame_reads_the_cache_and_never_resamples(toy_run, monkeypatch):
-    _, run_id = toy_run
-    run = reverse.RUNS[run_id]
+    _, run_id, runs = toy_run
+    network = runs[run_id]["model"].model
     batch_sizes = []
-    model = run["entry"]["model"]
-
-    def counting(x, t, y=None):
-        batch_sizes.append(x.shape[0])
-        return model(x, t, y)
 
     def no_sampling(*args, **kwargs):
         raise AssertionError("show_frame must not sample again")
 
-    monkeypatch.setitem(run["entry"], "model", counting)
-    monkeypatch.setattr(reverse, "record", no_sampling)
-    monkeypatch.setattr(reverse, "denoise_steps", no_sampling, raising=False)
-    first, second = reverse.show_frame(run_id, 3), reverse.show_frame(run_id, 3)
-    assert first[4] == second[4]
-    assert _fig_json(first[3]) == _fig_json(second[3]) and _fig_json(first[5]) == _fig_json(second[5])
+    monkeypatch.setattr(reverse.step_through, "record_steps", no_sampling)
+    hook = network.register_forward_pre_hook(lambda module, args: batch_sizes.append(args[0].shape[0]))
+    try:
+        first, second = reverse.show_frame(run_id, 3, runs), reverse.show_frame(run_id, 3, runs)
+    finally:
+        hook.remove()
+    assert first.info == second.info
+    assert _fig_json(first.points) == _fig_json(second.points) and _fig_json(first.schedule) == _fig_json(second.schedule)
     # The 2D view draws the model's score field on a 17×17 grid (one call per frame); the 200 samples
     # themselves are never pushed through the model again.
     assert 200 not in batch_sizes and len(batch_sizes) <= 2
 
 
 def test_ddim_eta0_is_deterministic_and_seed_matters():
-    a, b, c = (_generate(seed=s, n=100)[-1][3] for s in (7, 7, 8))
-    final = {k: reverse.RUNS[k]["trajectory"].final for k in (a, b, c)}
-    assert a != b and torch.equal(final[a], final[b])
-    assert not torch.equal(final[a], final[c])
+    runs = {}
+    ids = []
+    for seed in (7, 7, 8):
+        final = _generate(seed=seed, n=100, runs=runs)[-1]
+        ids.append(final.run_id)
+        runs = final.runs
+    a, b, c = (runs[k]["trajectory"].final for k in ids)
+    assert len(set(ids)) == 3 and torch.equal(a, b)
+    assert not torch.equal(a, c)
 
 
 def test_ddpm_records_capped_frames():
     updates = _generate(sampler="ddpm", steps=10, n=50)  # DDPM ignores the DDIM steps: all T = 1000
-    trajectory = reverse.RUNS[updates[-1][3]]["trajectory"]
+    trajectory = updates[-1].runs[updates[-1].run_id]["trajectory"]
     assert trajectory.sampler == "ddpm-1000"
     assert len(trajectory) == min(1000, 200) + 1 <= 201  # 200 evenly spaced steps + the finished sample
     assert trajectory.ts[0] == 999 and trajectory.ts[-2] == 0 and trajectory.ts[-1] == -1
-    assert len(updates) > 10
+    assert len(updates) >= 2  # live frames (at most every LIVE_EVERY_S) before the final one
 
 
 def test_export_gif(toy_run):
-    _, run_id = toy_run
-    path = reverse.export_gif(run_id)
+    _, run_id, runs = toy_run
+    path = reverse.export_gif(run_id, runs)
     assert path.endswith(".gif") and os.path.getsize(path) > 0
     with open(path, "rb") as f:
         assert f.read(6) in (b"GIF87a", b"GIF89a")
-    with pytest.raises(gr.Error, match="not in memory"):
-        reverse.export_gif("no-such-run")
+    with pytest.raises(gr.Error, match="not in this browser's memory"):
+        reverse.export_gif("no-such-run", runs)
+
+
+def test_play_frames_reach_the_end(toy_run):
+    _, run_id, runs = toy_run
+    frames = list(reverse.play_frames(run_id, 0, runs))
+    assert [f.frame for f in frames] == list(range(11)) and "Finished sample" in frames[-1].info
+
+
+# ---- per-browser state: sessions never share or evict each other's runs ---------------------------
+
+def test_two_sessions_keep_their_own_runs():
+    a = _generate(seed=1, n=50, runs={})[-1]
+    b = _generate(seed=2, n=50, runs={})[-1]
+    assert list(a.runs) == [a.run_id] and list(b.runs) == [b.run_id]
+    assert not torch.equal(a.runs[a.run_id]["trajectory"].x_t[0], b.runs[b.run_id]["trajectory"].x_t[0])
+    for mine, other in ((a, b), (b, a)):
+        with pytest.raises(gr.Error, match="not in this browser's memory"):
+            reverse.show_frame(other.run_id, 0, mine.runs)
+        assert "Frame 1 of 10" in reverse.show_frame(mine.run_id, 1, mine.runs).info
+
+
+def test_forty_sessions_each_step_through_their_own_run():
+    """Issue 13, "Done when": 40 sessions each record a run and then step through it; none loses its run."""
+    sessions = []
+    for seed in range(40):
+        final = _generate(seed=seed, steps=3, n=8, runs={})[-1]
+        sessions.append((seed, final.run_id, final.runs))
+    for seed, run_id, runs in sessions:  # only now, after all 40 have recorded, does each step through its run
+        assert list(runs) == [run_id]
+        assert "Frame 0 of 3" in reverse.show_frame(run_id, 0, runs).info
+        frame = 0
+        for _ in range(3):
+            frame = reverse.step_frame(run_id, frame, runs, 1)
+        assert frame == 3 and "Finished sample" in reverse.show_frame(run_id, frame, runs).info
+        noise = runs[run_id]["trajectory"].x_t[0].float()
+        assert torch.allclose(noise, reverse.MENU.get(TOY).noise(8, seed).cpu(), atol=1e-2)  # its own x_T
+
+
+def test_a_session_keeps_its_last_runs_and_says_when_it_drops_one():
+    runs, notes, ids = {}, [], []
+    for seed in range(reverse.MAX_RUNS + 1):
+        final = _generate(seed=seed, steps=2, n=5, runs=runs)[-1]
+        runs, ids = final.runs, ids + [final.run_id]
+        notes.append(final.status)
+    assert list(runs) == ids[1:] and "oldest was dropped" in notes[-1] and "dropped" not in notes[-2]
 
 
 # ---- comparisons ----------------------------------------------------------------------------------
 
 def test_compare_samplers_table_and_determinism_note():
-    image, figure, table, note = reverse.compare_samplers(TOY, 0, 64, 0.0, -1)
-    assert image is None and isinstance(figure, go.Figure)
-    names = re.findall(r"^\| (DD[A-Z]+-\d+) \|", table, flags=re.M)
+    out = reverse.compare_samplers(TOY, 0, 64, 0.0, -1)
+    assert out.image is None and isinstance(out.plot, go.Figure)
+    names = re.findall(r"^\| (DD[A-Z]+-\d+) \|", out.table, flags=re.M)
     assert names == ["DDPM-1000", "DDIM-5", "DDIM-10", "DDIM-20", "DDIM-50", "DDIM-100"]
-    assert "largest difference 0.00e+00" in note
+    assert "sliced Wasserstein" in out.table.splitlines()[0]
+    assert "largest difference 0.00e+00" in out.note
     with pytest.raises(gr.Error, match="η must be"):
         reverse.compare_samplers(TOY, 0, 64, 2.0, -1)
 
 
 def test_compare_schedules_table():
-    image, figure, table = reverse.compare_schedules("moons", 0, 64, 20, -1)
-    assert image is None and isinstance(figure, go.Figure)
-    assert re.findall(r"^\| (linear|cosine) \|", table, flags=re.M) == ["linear", "cosine"]
+    out = reverse.compare_schedules("moons", 0, 64, 20, -1)
+    assert out.image is None and isinstance(out.plot, go.Figure)
+    assert re.findall(r"^\| (linear|cosine) \|", out.table, flags=re.M) == ["linear", "cosine"]
     with pytest.raises(gr.Error, match="must be shipped"):
         reverse.compare_schedules("mnist", 0, 64, 20, -1)
     with pytest.raises(gr.Error, match="DDIM steps must be"):
@@ -154,18 +203,21 @@ def test_compare_schedules_table():
 # ---- train your own -----------------------------------------------------------------------------
 
 def test_train_live_registers_a_model_generate_can_use():
-    updates = _run(reverse.train_live("moons", "cosine", 60, 64, 2e-3, 0, []))
-    assert len(updates) > 2 and any(str(u[0]).startswith("Step ") for u in updates[:-1])
-    text, *_, model_update, mine = updates[-1]
-    value = model_update["value"]
-    assert text.startswith("Done: 60 steps") and value.startswith("user:")
-    assert (mine[-1][1] == value) and any(v == value for _, v in model_update["choices"])
-    final = _generate(model=value, n=100)[-1]
-    trajectory = reverse.RUNS[final[3]]["trajectory"]
+    updates = _run(reverse.run_job(reverse.make_job("moons", "cosine", 60, 64, 2e-3, 0), {}, reverse.MENU))
+    assert len(updates) >= 2 and any(str(u.status).startswith("Step ") for u in updates[:-1])
+    done = updates[-1]
+    value = done.menu["value"]
+    assert done.status.startswith("Done: 60 steps") and value.startswith("user:")
+    assert list(done.my_models) == [value[5:]] and any(v == value for _, v in done.menu["choices"])
+    assert "cosine schedule" in done.menu["choices"][0][0]
+    final = _generate(model=value, n=100, my_models=done.my_models)[-1]
+    trajectory = final.runs[final.run_id]["trajectory"]
     assert tuple(trajectory.final.shape) == (100, 2) and torch.isfinite(trajectory.final).all()
+    with pytest.raises(gr.Error, match="another browser session"):  # another browser does not have it
+        _generate(model=value, n=10, my_models={})
 
 
-GOOD_TRAIN = dict(dataset="moons", schedule="cosine", steps=60, batch=64, lr=2e-3, seed=0, my_models=[])
+GOOD_TRAIN = dict(dataset="moons", schedule="cosine", steps=60, batch=64, lr=2e-3, seed=0)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -176,24 +228,22 @@ GOOD_TRAIN = dict(dataset="moons", schedule="cosine", steps=60, batch=64, lr=2e-
 ])
 def test_train_live_rejects_bad_values(change, message):
     with pytest.raises(gr.Error, match=message):
-        _run(reverse.train_live(**{**GOOD_TRAIN, **change}))
+        reverse.make_job(**{**GOOD_TRAIN, **change})
 
 
 # ---- bad values straight to the handlers --------------------------------------------------------
 
 @pytest.fixture
-def conditional_model(monkeypatch):
-    """A tiny (untrained) class-conditional 2D model, registered as a user model, for the label checks."""
+def conditional_model():
+    """A tiny (untrained) class-conditional 2D model, as one browser's own model, for the label checks."""
     spec = DiffusionSpec(network="mlp", mlp=MLPConfig(hidden_dim=16, num_layers=2, num_classes=3))
-    entry = {"model": spec.build().eval(), "spec": spec, "dataset": "moons", "label": "test", "card": {}}
-    monkeypatch.setitem(reverse.USER_MODELS, "conditional-test", entry)
-    return "user:conditional-test"
+    return {"conditional-test": Loaded.trained(spec.build(), spec, "moons", "test", "conditional-test")}
 
 
 @pytest.mark.parametrize("change, message", [
     ({"steps": 0}, "DDIM steps must be"), ({"steps": 10**9}, "DDIM steps must be"),
     ({"eta": -0.1}, "η must be"), ({"eta": 1.5}, "η must be"), ({"eta": float("nan")}, "η must be"),
-    ({"model": "ddpm-moons-quadratic"}, "model must be one of"), ({"model": "user:nobody"}, "model must be one of"),
+    ({"model": "ddpm-moons-quadratic"}, "model must be one of"), ({"model": "user:nobody"}, "another browser session"),
     ({"n": 0}, "number of samples must be"), ({"n": 10**6}, "number of samples must be"),
     ({"sampler": "euler"}, "sampler must be one of"), ({"seed": -1}, "seed must be"),
 ])
@@ -205,15 +255,22 @@ def test_generate_rejects_bad_values(change, message):
 def test_class_label_checked_for_a_conditional_model(conditional_model):
     for bad in (3, 10, -2, 1.5):
         with pytest.raises(gr.Error, match="class label must be"):
-            _generate(model=conditional_model, n=10, label=bad)
-    run_id = _generate(model=conditional_model, n=10, label=2)[-1][3]
-    assert reverse.RUNS[run_id]["y"] == 2
+            _generate(model="user:conditional-test", n=10, label=bad, my_models=conditional_model)
+    final = _generate(model="user:conditional-test", n=10, label=2, my_models=conditional_model)[-1]
+    assert final.runs[final.run_id]["y"] == 2
+    assert reverse.model_controls("user:conditional-test", conditional_model).label["visible"] is True
 
 
-def test_show_frame_rejects_unknown_run():
+def test_menu_labels_say_schedule_and_conditioning_from_the_card():
+    assert reverse.shipped_label("ddpm-moons-cosine") == TOY_TITLE
+    assert reverse.shipped_label("ddpm-moons-cond") == "two moons · cosine schedule, class-conditional (shipped)"
+
+
+def test_show_frame_rejects_unknown_run(toy_run):
     for bad in ("no-such-run", None, ""):
-        with pytest.raises(gr.Error, match="not in memory"):
-            reverse.show_frame(bad, 0)
+        for runs in (None, {}, toy_run[2]):
+            with pytest.raises(gr.Error, match="not in this browser's memory"):
+                reverse.show_frame(bad, 0, runs)
 
 
 # ---- the HTTP API -------------------------------------------------------------------------------
@@ -223,15 +280,21 @@ def client(server_url):
     return Client(server_url, verbose=False)
 
 
+def _named(result_type, values):
+    """An HTTP API result as the handler's named result (the API leaves out the session-state outputs)."""
+    values = list(values)
+    return result_type(*values, *[None] * (len(result_type._fields) - len(values)))
+
+
 API_GOOD = dict(model=TOY, seed=0, sampler="ddim", steps=10, eta=0.0, n=16, label=-1)
 
 
 def test_generate_and_frame_through_the_http_api(client):
-    final = client.predict(*API_GOOD.values(), api_name="/reverse_generate")  # a generator: the last output
-    run_id = final[3]
-    assert re.fullmatch(r"[0-9a-f]{32}", run_id) and final[2].startswith("Done: ddim-10")
+    final = _named(reverse.Live, client.predict(*API_GOOD.values(), api_name="/reverse_generate"))  # the last output
+    run_id = final.run_id
+    assert re.fullmatch(r"[0-9a-f]{32}", run_id) and final.status.startswith("Done: ddim-10")
     for k in (0, 1):
-        *_, info, _ = client.predict(run_id, k, api_name="/reverse_frame")
+        info = _named(reverse.FrameView, client.predict(run_id, k, api_name="/reverse_frame")).info
         assert f"Frame {k} of 10" in info and "ᾱ_t" in info
     gif = client.predict(run_id, api_name="/reverse_gif")
     with open(gif, "rb") as f:
@@ -274,7 +337,7 @@ def test_class_label_out_of_range_through_the_http_api(client):
 
 
 def test_unknown_run_through_the_http_api(client):
-    with pytest.raises(AppError, match="not in memory") as info:
+    with pytest.raises(AppError, match="not in this browser's memory") as info:
         client.predict("no-such-run", 0, api_name="/reverse_frame")
     assert "Traceback" not in str(info.value)
 
@@ -282,19 +345,25 @@ def test_unknown_run_through_the_http_api(client):
 # ---- regressions: bugs found in review, now fixed ------------------------------------------------
 
 def test_api_reaches_every_recorded_frame(client):
-    run_id = client.predict(*API_GOOD.values(), api_name="/reverse_generate")[3]
-    *_, info, _ = client.predict(run_id, 10, api_name="/reverse_frame")
-    assert "Finished sample" in info
+    run_id = _named(reverse.Live, client.predict(*API_GOOD.values(), api_name="/reverse_generate")).run_id
+    assert "Finished sample" in _named(reverse.FrameView, client.predict(run_id, 10, api_name="/reverse_frame")).info
+
+
+def test_another_api_client_cannot_reach_a_run(client, server_url):
+    run_id = _named(reverse.Live, client.predict(*API_GOOD.values(), api_name="/reverse_generate")).run_id
+    with pytest.raises(AppError, match="not in this browser's memory"):
+        Client(server_url, verbose=False).predict(run_id, 0, api_name="/reverse_frame")
 
 
 def test_api_samples_more_than_64_points_of_a_2d_model(client):
-    final = client.predict(*{**API_GOOD, "n": 200}.values(), api_name="/reverse_generate")
-    assert final[2].startswith("Done")
+    final = _named(reverse.Live, client.predict(*{**API_GOOD, "n": 200}.values(), api_name="/reverse_generate"))
+    assert final.status.startswith("Done")
 
 
 def test_stop_after_training_has_finished_says_so():
-    list(reverse.train_live("moons", "linear", 20, 64, 1e-3, 0, []))
-    assert reverse.stop_training() == "Nothing is training."
+    updates = list(reverse.run_job(reverse.make_job("moons", "linear", 20, 64, 1e-3, 0), {}, reverse.MENU))
+    assert updates[-1].run is None  # the finished run is no longer "in progress"
+    assert reverse.keep_stopped(updates[-1].run, {}, reverse.MENU).status == "Nothing is training."
 
 
 # ---- the browser --------------------------------------------------------------------------------
@@ -334,3 +403,49 @@ def test_browser_fashion_next_changes_the_picture(page, server_url, artifacts_di
     _wait_frame(page, 1)
     assert _wait_src_change(page, "reverse-xt", before) != before
     page.screenshot(path=os.path.join(artifacts_dir, "reverse-fashion.png"), full_page=True)
+
+
+@needs_chromium
+@needs_fashion
+def test_browser_two_sessions_step_through_their_own_runs(browser, server_url, artifacts_dir):
+    """Two browsers at once (two contexts) generate with different seeds: each steps through its own run, sees
+    its own pictures, and keeps them while the other makes a new run."""
+    contexts = [browser.new_context(viewport={"width": 1300, "height": 1000}) for _ in range(2)]
+    try:
+        a, b = (context.new_page() for context in contexts)
+        errors = []
+        for pg in (a, b):
+            pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            pg.on("pageerror", lambda e: errors.append(str(e)))
+        for pg, seed in ((a, 1), (b, 2)):
+            pg.goto(server_url + "/reverse")
+            pg.locator("#reverse-seed input").fill(str(seed))
+            pg.locator("#reverse-seed input").press("Tab")
+        for pg in (a, b):  # both sample at the same time
+            pg.locator("#reverse-generate").click()
+        first = {}
+        for name, pg in (("a", a), ("b", b)):
+            _wait_frame(pg, 0)
+            before = _src(pg, "reverse-xt")
+            pg.locator("#reverse-next").click()
+            _wait_frame(pg, 1)
+            first[name] = _wait_src_change(pg, "reverse-xt", before)
+        assert first["a"] != first["b"]  # different x_T, different frames
+        a.locator("#reverse-seed input").fill("3")
+        a.locator("#reverse-seed input").press("Tab")
+        a.locator("#reverse-generate").click()  # a new run in A ...
+        _wait_frame(a, 0)
+        b.locator("#reverse-next").click()  # ... while B goes on stepping through its own
+        _wait_frame(b, 2)
+        b.locator("#reverse-prev").click()
+        _wait_frame(b, 1)
+        b.wait_for_function("([id, src]) => document.querySelector('#' + id + ' img')?.getAttribute('src') === src",
+                            arg=["reverse-xt", first["b"]], timeout=30_000)
+        a.locator("#reverse-next").click()
+        _wait_frame(a, 1)
+        assert _wait_src_change(a, "reverse-xt", first["a"]) not in (first["a"], first["b"])
+        b.screenshot(path=os.path.join(artifacts_dir, "reverse-two-sessions.png"), full_page=True)
+        assert errors == [], errors
+    finally:
+        for context in contexts:
+            context.close()

@@ -1,0 +1,59 @@
+"""What the /reverse tabs share: the model menu (shipped DDPM checkpoints, labelled from their cards, plus this
+browser's own models), the checks of the sampling settings, and the tables of measured figures."""
+from __future__ import annotations
+
+import gradio as gr
+
+from playground import checkpoints, data
+from playground.families import spec_from_card
+from playground.models import Loaded
+
+from ..common import ModelMenu, check_choice, check_int, quoted
+
+MAX_IMAGES, MAX_POINTS = 64, 2000  # samples per run
+DATASET_TITLES = {"fashion": "Fashion-MNIST", **data.toy2d.TOY2D_TITLES}
+DATASET_ORDER = ["fashion", *data.TOY2D]
+
+
+def shipped_label(name: str) -> str:
+    """How the menu shows a shipped denoiser, from its card and spec: "two moons · cosine schedule (shipped)",
+    "two moons · cosine schedule, class-conditional (shipped)"."""
+    card = checkpoints.card(name)
+    spec = spec_from_card(card)
+    conditional = ", class-conditional" if spec.num_classes else ""
+    return f"{DATASET_TITLES.get(card['dataset'], card['dataset'])} · {spec.schedule} schedule{conditional} (shipped)"
+
+
+def _shipped_labels() -> dict[str, str]:
+    def order(name):
+        dataset = checkpoints.card(name)["dataset"]
+        return DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else 99, name
+    names = sorted((n for n in checkpoints.available() if n.startswith("ddpm-")), key=order)
+    return {name: shipped_label(name) for name in names}
+
+
+MENU = ModelMenu(_shipped_labels())
+
+
+def default_model() -> str | None:
+    names = MENU.available()
+    return "ddpm-fashion-cosine" if "ddpm-fashion-cosine" in names else (names[0] if names else None)
+
+
+def check_sampling(model: Loaded, sampler, steps, eta, n, label) -> tuple[int, float, int, int | None]:
+    """(steps, η, n, class label or None) checked against the model; DDPM always takes all T steps."""
+    check_choice(sampler, "sampler", ["ddpm", "ddim"])
+    total = model.schedule.num_steps
+    steps = total if sampler == "ddpm" else check_int(steps, "DDIM steps", 1, total)
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 1:  # NaN fails too
+        raise gr.Error(f"η must be a number from 0 to 1; got {quoted(eta)}.")
+    n = check_int(n, "number of samples", 1, MAX_POINTS if model.modality == "points" else MAX_IMAGES)
+    if label in (None, "", -1) or not model.num_classes:
+        return steps, float(eta), n, None
+    return steps, float(eta), n, check_int(label, "class label", 0, model.num_classes - 1)
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    """A Markdown table (numbers already formatted by the caller)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
