@@ -16,7 +16,7 @@ import argparse  # noqa: E402
 import gradio as gr  # noqa: E402
 
 from pages import autoencoders, forward, gan, guidance, home, reverse, vq  # noqa: E402
-from pages.common import JOURNEY, findings, next_link  # noqa: E402
+from pages.common import findings, next_link, set_journey  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
 PAGES = [
@@ -84,7 +84,7 @@ JS = """
 """
 
 
-JOURNEY[:] = [(page["route"], page["title"]) for page in PAGES]  # the order of every page's "Next" link
+set_journey([(page["route"], page["title"]) for page in PAGES])  # the order of every page's "Next" link
 
 
 def build_app() -> gr.Blocks:

@@ -8,8 +8,14 @@ import gradio as gr
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
-# The journey, in order: (route, title). The home page and every page's "Next" link follow it.
-JOURNEY: list[tuple[str, str]] = []
+# The journey, in order: ((route, title), ...), set once by app.py. Every page's "Next" link follows it.
+_journey: tuple[tuple[str, str], ...] = ()
+
+
+def set_journey(pages: list[tuple[str, str]]) -> None:
+    """The pages in journey order, as (route, title): read-only once the app is built."""
+    global _journey
+    _journey = tuple(pages)
 
 
 def _lead(body: str) -> str:
@@ -31,12 +37,12 @@ def about(title: str, body: str, equation: str, citation: str) -> gr.Markdown:
 
 def next_link(route: str) -> gr.Markdown:
     """"Next: …" to the page after `route` in the journey (or back home from the last one)."""
-    routes = [r for r, _ in JOURNEY]
+    routes = [r for r, _ in _journey]
     if route not in routes:
         return gr.Markdown("")
     k = routes.index(route)
-    if k + 1 < len(JOURNEY):
-        target, title = JOURNEY[k + 1]
+    if k + 1 < len(_journey):
+        target, title = _journey[k + 1]
         return gr.Markdown(f"---\n**Next: [{title} →]({target.lstrip('/')})**", elem_classes="next-link")
     return gr.Markdown("---\n**That is the whole journey. [Back to the map ↩](./)**", elem_classes="next-link")
 

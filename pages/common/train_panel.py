@@ -23,6 +23,7 @@ from playground.models import Loaded
 from playground.train import TrainEvent, train_steps
 
 from .checks import user_errors
+from .jobs import EXPENSIVE
 from .models import ModelMenu
 from .session import MAX_USER_MODELS, remember, session_state, throttle
 
@@ -168,7 +169,7 @@ class TrainPanel:
             return as_outputs(keep_stopped(run, mine, menu))
 
         training = self.button.click(train_handler, [*inputs, self.steps, self.batch, self.lr, self.seed, my_models],
-                                     outputs, api_name=api_name)
+                                     outputs, api_name=api_name, **EXPENSIVE)
         self.stop.click(None, None, None, cancels=[training], queue=False).then(
             stop_handler, [self.run, my_models], outputs, api_visibility="private", queue=False)
         return training

@@ -11,7 +11,6 @@ from typing import Any, NamedTuple
 import gradio as gr
 import numpy as np
 import torch
-from plotly.graph_objects import Figure
 
 from playground import data, prior, viz, vq
 from playground.evaluate import unconditional_quality
@@ -50,7 +49,7 @@ class Grid(NamedTuple):
 
 
 class Sweep(NamedTuple):
-    plot: Figure  # confidence and diversity against T
+    plot: object  # a Plotly figure from viz.vq: confidence and diversity against T
     text: str  # the measured table
 
 
