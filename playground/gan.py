@@ -13,11 +13,19 @@ score is the mean of its patch scores. Losses, on D's raw output (logit) r for r
     >>> spec = gan.GANSpec(network="mlp", loss="nonsaturating")
     >>> model, history = train(spec, data.load("ring8", n=4096), 2000)
     >>> points = model.sample(500)
+
+A `LiveRun` is a 2D GAN trained a little at a time (the /gan page's live view): `train(n)` yields after every
+iteration and can be closed to pause; `d_step()` / `g_step()` then go on from exactly that model. `latent_line`
+and `patch_probabilities` look inside the DCGAN.
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from dataclasses import asdict, dataclass
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,6 +33,9 @@ import torch.nn.functional as F
 from einops import reduce
 from einops.layers.torch import Rearrange
 from torch import nn
+
+from .data import Dataset
+from .devices import default_device, device_of
 
 LOSSES = ("minimax", "nonsaturating", "hinge", "wgan-gp")
 LOSS_TITLES = {"minimax": "original minimax", "nonsaturating": "non-saturating",
@@ -234,19 +245,158 @@ def discriminator_field(model: GAN, limit: float = 1.5, n: int = 60) -> tuple[np
     """D's raw output on an n × n grid over [−limit, limit]²: (axis values (n,), outputs (n, n), row = y)."""
     axis = torch.linspace(-limit, limit, n)
     yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+    grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1).to(device_of(model))
     with torch.no_grad():
-        out = model.discriminator(torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)).reshape(n, n)
-    return axis.numpy(), out.numpy()
+        out = model.discriminator(grid).reshape(n, n)
+    return axis.numpy(), out.cpu().numpy()
 
 
 def generator_pull(model: GAN, spec: GANSpec, z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """The points G(z) and −∇ₓ of G's loss at them: the direction each fake point is pushed by the next G step."""
     with torch.no_grad():
-        points = model.generator(z)
+        points = model.generator(z.to(device_of(model)))
     x = points.clone().requires_grad_(True)
     grad, = torch.autograd.grad(g_loss(spec.loss, model.discriminator(x)) * len(x), x)
     model.discriminator.zero_grad(set_to_none=True)
-    return points.numpy(), (-grad).numpy()
+    return points.cpu().numpy(), (-grad).cpu().numpy()
+
+
+class FieldView(NamedTuple):
+    """A 2D GAN at one moment, as the live view draws it."""
+
+    axis: np.ndarray  # (n,) grid values along x and along y
+    values: np.ndarray  # (n, n) D's verdict over the plane (row = y): P(real) = σ(logit), or the WGAN critic's score
+    zrange: tuple[float, float]  # the fixed colour range of `values`
+    name: str  # what `values` is, in words
+    points: np.ndarray  # (V, 2) G(z) at the run's fixed view z
+    pull: np.ndarray  # (V, 2) −∇ₓ of G's loss there: where the next G step pushes each point
+
+
+@dataclass(eq=False)
+class LiveRun:
+    """A 2D GAN trained a little at a time: some iterations, a pause, single D or G updates, more iterations.
+    It owns its model, optimizers, random stream and counts, so every action goes on from the last one.
+    A run does one thing at a time: while `train` is open (not yet finished or closed), `d_step` and `g_step`
+    wait for it briefly and then refuse.
+
+        >>> run = LiveRun.start(GANSpec(network="mlp"), data.load("ring8", n=4096), seed=0)
+        >>> for _ in run.train(500): pass
+        >>> run.d_step(); run.iteration, run.d_updates   # (500, 501)
+    """
+
+    spec: GANSpec  # its settings (an MLP GAN)
+    data: Dataset  # the 2D points it learns
+    seed: int  # the seed it started from
+    model: GAN  # G and D, trained in place
+    optimizers: list  # [D's Adam, G's Adam], their moments kept across pauses
+    view_z: torch.Tensor  # (V, latent) fixed z of the points drawn, so they move smoothly
+    generator: torch.Generator  # batches and noise of every update
+    iteration: int = 0  # G updates so far: an iteration is d_steps D updates, then one G update
+    d_updates: int = 0
+    g_updates: int = 0
+    history: dict = field(default_factory=lambda: {"it": [], "d_loss": [], "g_loss": [], "cov_it": [], "covered": [],
+                                                   "quality": []})
+    busy: threading.Lock = field(default_factory=threading.Lock)  # held while an update or a `train` runs
+
+    @classmethod
+    def start(cls, spec: GANSpec, data: Dataset, seed: int, view_points: int = 400,
+              device: torch.device | str | None = None) -> "LiveRun":
+        torch.manual_seed(seed)
+        model = spec.build().to(default_device() if device is None else device)
+        return cls(spec, data, seed, model, spec.optimizers(model),
+                   torch.randn(view_points, spec.latent_dim, generator=torch.Generator().manual_seed(seed + 1)),
+                   torch.Generator().manual_seed(seed + 2))
+
+    @contextlib.contextmanager
+    def hold(self, what: str, wait_s: float = 2.0):
+        """Keep the run to oneself: wait up to `wait_s` for a `train` being closed (Pause) to let go, else refuse."""
+        if not self.busy.acquire(timeout=wait_s):
+            raise ValueError(f"The run is training: press Pause first, then {what}.")
+        try:
+            yield
+        finally:
+            self.busy.release()
+
+    def _batch(self) -> torch.Tensor:
+        index = torch.randint(0, len(self.data), (self.spec.batch_size,), generator=self.generator)
+        return self.data.x[index].to(device_of(self.model))
+
+    def _count(self, metrics: dict, d: int, g: int) -> dict:
+        for key in ("d_loss", "g_loss"):
+            if not math.isfinite(metrics.get(key, 0.0)):
+                raise ValueError(f"the {key.replace('_', ' ')} became {metrics[key]} at iteration {self.iteration}; "
+                                 f"lower the learning rate and press Reset")
+        self.d_updates, self.g_updates, self.iteration = self.d_updates + d, self.g_updates + g, self.iteration + g
+        h = self.history
+        h["it"].append(self.iteration)
+        for key in ("d_loss", "g_loss"):
+            h[key].append(metrics.get(key, h[key][-1] if h[key] else float("nan")))
+        return metrics
+
+    def train(self, iterations: int) -> Iterator["LiveRun"]:
+        """`iterations` more iterations (Goodfellow et al. 2014, Alg. 1), yielding the run after each; close the
+        generator to pause (the model and counts stay as they were after the last iteration)."""
+        with self.hold("train again"):
+            self.model.train()
+            for _ in range(iterations):
+                _, metrics = self.spec.train_step(self.model, self.optimizers, self._batch(), None, self.generator)
+                self._count(metrics, self.spec.d_steps, 1)
+                yield self
+
+    def d_step(self) -> dict:
+        """One update of D on a real batch and as many fakes (G held fixed)."""
+        with self.hold("step it one update at a time"):
+            self.model.train()
+            return self._count(self.spec.d_step(self.model, self.optimizers[0], self._batch(), self.generator), 1, 0)
+
+    def g_step(self) -> dict:
+        """One update of G through D (D held fixed); it ends an iteration."""
+        with self.hold("step it one update at a time"):
+            self.model.train()
+            return self._count(self.spec.g_step(self.model, self.optimizers[1], self.spec.batch_size, self.generator),
+                               0, 1)
+
+    def view(self) -> FieldView:
+        """D over the plane, G(z) at the fixed view z, and G's next push there."""
+        self.model.eval()
+        axis, logits = discriminator_field(self.model)
+        points, pull = generator_pull(self.model, self.spec, self.view_z)
+        if self.spec.loss == "wgan-gp":  # a critic's score has no fixed scale: colour it symmetrically around 0
+            reach = max(float(np.abs(logits).max()), 1e-6)
+            return FieldView(axis, logits, (-reach, reach), "D's score (WGAN critic)", points, pull)
+        # D(x) = σ(logit) = P(real)
+        return FieldView(axis, 1 / (1 + np.exp(-logits)), (0.0, 1.0), "D(x) = P(real)", points, pull)
+
+    def count_modes(self, n: int = 2000) -> dict | None:
+        """`mode_coverage` of n samples (a fixed z) on the ring of 8 Gaussians, kept in the history once per
+        iteration; None for other data."""
+        if self.data.name != "ring8":
+            return None
+        coverage = mode_coverage(self.model.sample(n, torch.Generator().manual_seed(0)).cpu().numpy())
+        h = self.history
+        if not h["cov_it"] or h["cov_it"][-1] != self.iteration:
+            h["cov_it"].append(self.iteration)
+            h["covered"].append(coverage["modes_covered"])
+            h["quality"].append(coverage["high_quality"])
+        return coverage
+
+
+# ---- looking inside the DCGAN -----------------------------------------------------------------------------
+
+@torch.no_grad()
+def latent_line(model: GAN, seed_a: int, seed_b: int, steps: int) -> tuple[torch.Tensor, list[float]]:
+    """G((1 − λ) z_a + λ z_b) for `steps` values of λ from 0 to 1, z_a and z_b drawn from their seeds:
+    (images on the CPU, the λs). A GAN's latent space is smooth too (Radford et al. 2016, §6.1)."""
+    z_a, z_b = (model.noise(1, torch.Generator().manual_seed(s)) for s in (seed_a, seed_b))
+    lam = torch.linspace(0, 1, steps).unsqueeze(1)
+    z = (1 - lam) * z_a + lam * z_b  # (steps, latent)
+    return model(z.to(device_of(model))).cpu(), lam[:, 0].tolist()
+
+
+@torch.no_grad()
+def patch_probabilities(model: GAN, x: torch.Tensor) -> torch.Tensor:
+    """P(real) of every patch, σ(D's patch logits): (B, H/4, W/4) on the CPU (PatchGAN, Isola et al. 2017 §3.2.2)."""
+    return torch.sigmoid(model.discriminator.patches(x.to(device_of(model)))).cpu()
 
 
 RING8_CENTRES = 0.75 * np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1)

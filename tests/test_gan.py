@@ -102,3 +102,49 @@ def test_a_2d_run_through_the_shared_loop_learns_the_ring():
     assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(history)
     coverage = gan.mode_coverage(model.sample(2000, torch.Generator().manual_seed(0)).numpy())
     assert coverage["modes_covered"] >= 6 and coverage["high_quality"] > 0.5, coverage
+
+
+def test_a_live_run_pauses_steps_and_goes_on_from_where_it_stopped():
+    spec = GANSpec(network="mlp", hidden=32, layers=2, batch_size=64, lr=1e-3, d_lr=1e-3, d_steps=2)
+    run = gan.LiveRun.start(spec, data.load("ring8", n=512), seed=0, view_points=50, device="cpu")
+    iterations = run.train(100)
+    for _ in range(7):
+        next(iterations)
+    iterations.close()  # a pause: the counts are those of the 7 iterations done
+    assert (run.iteration, run.d_updates, run.g_updates) == (7, 14, 7) and run.history["it"][-1] == 7
+    g_before = [p.clone() for p in run.model.generator.parameters()]
+    run.d_step()
+    assert (run.iteration, run.d_updates, run.g_updates) == (7, 15, 7)
+    assert all(torch.equal(a, b) for a, b in zip(g_before, run.model.generator.parameters()))  # G held fixed
+    run.g_step()
+    assert (run.iteration, run.d_updates, run.g_updates) == (8, 15, 8)
+    for _ in run.train(2):
+        pass
+    assert (run.iteration, run.d_updates, run.g_updates) == (10, 19, 10) and len(run.history["d_loss"]) == 11
+    view = run.view()
+    assert view.values.shape == (60, 60) and view.zrange == (0.0, 1.0)
+    assert 0 <= view.values.min() <= view.values.max() <= 1  # D(x) = P(real)
+    assert view.points.shape == view.pull.shape == (50, 2)
+    assert run.count_modes()["modes"] == 8 and run.history["cov_it"] == [10]
+
+
+def test_a_live_run_does_one_thing_at_a_time():
+    run = gan.LiveRun.start(GANSpec(network="mlp", hidden=16, layers=1, batch_size=16), data.load("moons", n=256), 0)
+    iterations = run.train(5)
+    next(iterations)
+    with pytest.raises(ValueError, match="press Pause first"):
+        with run.hold("step it", wait_s=0.01):
+            pass
+    iterations.close()
+    run.d_step()
+    assert run.d_updates == 2 and run.count_modes() is None  # modes are counted on the ring only
+
+
+def test_latent_line_and_patch_probabilities():
+    model = GANSpec(network="dcgan", latent_dim=4, width=8).build().eval()
+    x, lambdas = gan.latent_line(model, 0, 1, 5)
+    assert x.shape == (5, 1, 28, 28) and lambdas[0] == 0 and lambdas[-1] == 1
+    z_a = model.noise(1, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(x[0], model(z_a)[0].detach())  # λ = 0 is G(z_a)
+    p = gan.patch_probabilities(model, x[:2])
+    assert p.shape == (2, 7, 7) and 0 < p.min() <= p.max() < 1

@@ -1,0 +1,165 @@
+"""The "2D: train live" tab: a GAN on toy points, trained a few hundred iterations a second and redrawn as it goes
+(D as a heat map, G's next push as arrows), with Pause, single D and G updates, Reset and two presets.
+
+This browser's run (`playground.gan.LiveRun`: model, optimizers, counts, history) lives in its session state and is
+passed in and out of every handler; Pause cancels the training event, and the steps go on from the paused model."""
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Any, NamedTuple
+
+import gradio as gr
+
+from playground import data, gan
+from playground.gan import GANSpec, LiveRun
+from playground.viz import gan as gan_viz
+
+from ..common import (CHEAP, EXPENSIVE, check_choice, check_float, check_int, check_seed, session_state, throttle,
+                      user_errors)
+
+TOYS = {"ring8": "ring of 8 Gaussians", "moons": "two moons", "swissroll": "swiss roll", "checkerboard": "checkerboard"}
+# Two settings a teacher can show in class; measured on ring8 with seed 0 (README, "Mode collapse, measured").
+PRESETS = {
+    "covers": dict(loss="nonsaturating", lr=1e-3, d_lr=1e-3, d_steps=1, latent=8),
+    "collapses": dict(loss="hinge", lr=1e-3, d_lr=1e-3, d_steps=1, latent=8),
+}
+MAX_ITERS = 5000  # per press of Train
+VIEW_POINTS = 400  # generated points drawn (a fixed z, so they move smoothly)
+PICTURE_EVERY_S = 0.2  # the live picture redraws at most this often
+PLOTS_EVERY_S = 1.0  # ... and the loss and coverage plots at most this often
+REAL_POINTS = 800  # real points drawn under the generated ones
+
+
+class Live(NamedTuple):
+    """What the live view shows, in the order of its outputs."""
+
+    field: Any  # D's heat map with real and generated points and G's push (a picture)
+    losses: Any  # D and G losses (a figure, or gr.update() between slower redraws)
+    coverage: Any  # modes covered over training (ring8 only)
+    status: str  # iteration, updates, settings and the modes covered
+    run: LiveRun | None  # this browser's run
+
+
+def spec2d(loss, lr, d_lr, d_steps, latent) -> GANSpec:
+    """The 2D MLP GAN of these settings, each checked."""
+    return GANSpec(network="mlp", loss=check_choice(loss, "loss", gan.LOSSES),
+                   lr=check_float(lr, "G learning rate", 1e-5, 0.1), d_lr=check_float(d_lr, "D learning rate", 1e-5, 0.1),
+                   d_steps=check_int(d_steps, "D steps per G step", 1, 10), latent_dim=check_int(latent, "latent size", 1, 64),
+                   batch_size=256, adam_beta1=0.5)
+
+
+def run_for(run: LiveRun | None, dataset, loss, lr, d_lr, d_steps, latent, seed, fresh: bool = False) -> LiveRun:
+    """This browser's run; a new one when asked, when there is none, or when a setting changed."""
+    check_choice(dataset, "dataset", list(TOYS))
+    spec, seed = spec2d(loss, lr, d_lr, d_steps, latent), check_seed(seed)
+    if fresh or run is None or (run.data.name, run.spec, run.seed) != (dataset, spec, seed):
+        run = LiveRun.start(spec, data.load(dataset, "train", n=4096, seed=seed), seed, VIEW_POINTS)
+    return run
+
+
+def show(run: LiveRun, plots: bool = True) -> Live:
+    """The run as it is now; with plots=False the two figures are left as they are (a browser redraws a figure more
+    slowly than a picture)."""
+    spec, coverage = run.spec, run.count_modes()
+    status = (f"Iteration {run.iteration} ({run.d_updates} D updates, {run.g_updates} G updates) · "
+              f"{gan.LOSS_TITLES[spec.loss]} · lr G {spec.lr:g}, D {spec.d_lr:g} · {spec.d_steps} D step(s) per G step")
+    if coverage is not None:
+        status += (f" · **{coverage['modes_covered']} of 8 modes covered**, {coverage['high_quality']:.0%} of samples "
+                   f"high quality")
+    picture = gan_viz.live_field(run.view(), run.data.x[:REAL_POINTS].numpy(),
+                                 f"{TOYS[run.data.name]} · iteration {run.iteration}")
+    if not plots:
+        return Live(picture, gr.update(), gr.update(), status, run)
+    curve = gan_viz.coverage_figure(run.history) if coverage is not None else None
+    return Live(picture, gan_viz.losses_figure(run.history), gr.update(value=curve, visible=curve is not None),
+                status, run)
+
+
+@user_errors
+def train2d(dataset, loss, lr, d_lr, d_steps, latent, seed, iters, run=None):
+    """Train (or go on training) this browser's 2D GAN, redrawing several times a second; Pause cancels it."""
+    iters = check_int(iters, "iterations", 1, MAX_ITERS)
+    run = run_for(run, dataset, loss, lr, d_lr, d_steps, latent, seed)
+    picture_ready, plots_ready = throttle(PICTURE_EVERY_S), throttle(PLOTS_EVERY_S)
+    picture_ready(), plots_ready()
+    yield show(run)
+    with contextlib.closing(run.train(iters)) as iterations:  # closing it (Pause) leaves the run where it stopped
+        for _ in iterations:
+            if picture_ready():
+                yield show(run, plots=plots_ready())
+    yield show(run)
+
+
+@user_errors
+def paused(run=None):
+    """After Pause: the run exactly as the cancelled training left it (waiting a moment for it to close)."""
+    if run is None:
+        return Live(gr.update(), gr.update(), gr.update(), "Nothing is training.", None)
+    with run.hold("look at it"):
+        return show(run)
+
+
+@user_errors
+def single_step(which, dataset, loss, lr, d_lr, d_steps, latent, seed, run=None):
+    """One D update or one G update of this browser's run (the other network is held fixed)."""
+    which = check_choice(which, "step", ["D", "G"])
+    run = run_for(run, dataset, loss, lr, d_lr, d_steps, latent, seed)
+    run.d_step() if which == "D" else run.g_step()
+    return show(run)
+
+
+@user_errors
+def reset2d(dataset, loss, lr, d_lr, d_steps, latent, seed):
+    """A fresh run for this browser (another browser's run is not touched)."""
+    return show(run_for(None, dataset, loss, lr, d_lr, d_steps, latent, seed, fresh=True))
+
+
+def preset(name):
+    p = PRESETS[name]
+    return "ring8", p["loss"], p["lr"], p["d_lr"], p["d_steps"], p["latent"]
+
+
+def build_tab(page: gr.Blocks) -> None:
+    with gr.Row():
+        dataset = gr.Dropdown([(v, k) for k, v in TOYS.items()], value="ring8", label="Data")
+        loss = gr.Dropdown([(v, k) for k, v in gan.LOSS_TITLES.items()], value="nonsaturating", label="Loss")
+        seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+    with gr.Row():
+        lr = gr.Number(1e-3, label="G learning rate")
+        d_lr = gr.Number(1e-3, label="D learning rate")
+        d_steps = gr.Slider(1, 10, value=1, step=1, label="D steps per G step")
+        latent = gr.Slider(1, 64, value=8, step=1, label="Latent size")
+    with gr.Row():
+        iters = gr.Slider(50, MAX_ITERS, value=2000, step=50, label="Iterations per press of Train")
+        covers = gr.Button("Preset: covers all modes", elem_id="gan-preset-covers")
+        collapses = gr.Button("Preset: collapses", elem_id="gan-preset-collapses")
+    with gr.Row():
+        go_button = gr.Button("▶ Train / resume", variant="primary", elem_id="gan-train")
+        pause = gr.Button("❚❚ Pause", elem_id="gan-pause")
+        d_button = gr.Button("One D step", elem_id="gan-d-step")
+        g_button = gr.Button("One G step", elem_id="gan-g-step")
+        reset = gr.Button("Reset", elem_id="gan-reset")
+    status = gr.Markdown(elem_id="gan-status")
+    with gr.Row():
+        field = gr.Image(label="D over the plane, real (grey) and generated (red) points, G's next push (green)",
+                         format="png", interactive=False, elem_id="gan-field")
+        with gr.Column():
+            losses = gr.Plot(gan_viz.losses_figure({"it": [], "d_loss": [], "g_loss": []}), label="Losses")
+            coverage = gr.Plot(label="Modes covered over training (ring of 8 only)")
+    run = session_state(None)
+
+    settings = [dataset, loss, lr, d_lr, d_steps, latent, seed]
+    outputs = [field, losses, coverage, status, run]
+    training = go_button.click(train2d, [*settings, iters, run], outputs, api_name="gan_train2d",
+                               show_progress="hidden", **EXPENSIVE)
+    pause.click(None, None, None, cancels=[training], queue=False).then(
+        paused, run, outputs, api_visibility="private", queue=False)
+    d_button.click(functools.partial(single_step, "D"), [*settings, run], outputs, api_name="gan_d_step", **CHEAP)
+    g_button.click(functools.partial(single_step, "G"), [*settings, run], outputs, api_name="gan_g_step", **CHEAP)
+    reset.click(reset2d, settings, outputs, api_name="gan_reset", cancels=[training], **CHEAP)
+    page.load(reset2d, settings, outputs, api_visibility="private", **CHEAP)
+    for button, name in ((covers, "covers"), (collapses, "collapses")):
+        button.click(functools.partial(preset, name), None, settings[:6], api_visibility="private",
+                     cancels=[training]).then(reset2d, settings, outputs, api_visibility="private",
+                                                      **CHEAP)
