@@ -69,7 +69,8 @@ def _describe(event: TrainEvent, began: float) -> str:
 
 def _curve(job: TrainJob, history: dict):
     curves = {title: history[key] for key, title in job.curves.items() if key in history}
-    return viz.loss_figure(history["step"], curves)
+    positive = all(v > 0 for values in curves.values() for v in values if v == v)  # a log axis needs v > 0
+    return viz.loss_figure(history["step"], curves, log=positive)
 
 
 def _register(run: dict, my_models: dict | None, menu: ModelMenu, stopped: bool) -> TrainUpdate:
