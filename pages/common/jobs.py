@@ -16,12 +16,28 @@ import tempfile
 import time
 from pathlib import Path
 
+from playground.diffusion.batching import SharedSampler, Waiting
+
 CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-EXPENSIVE_JOBS = max(1, int(os.environ.get("PLAYGROUND_EXPENSIVE_JOBS", max(1, CORES // 2))))  # at once
-TORCH_THREADS = max(1, CORES // EXPENSIVE_JOBS)  # per job: threads × jobs ≤ cores
+EXPENSIVE_JOBS = max(1, int(os.environ.get("PLAYGROUND_EXPENSIVE_JOBS", max(1, CORES // 4))))  # at once
+# The shared sampler runs one batch at a time beside them: torch threads × (expensive jobs + 1) ≤ cores.
+TORCH_THREADS = max(1, CORES // (EXPENSIVE_JOBS + 1))
 CHEAP_JOBS = 32  # cheap events at once (each takes milliseconds)
 
 EXPENSIVE = dict(concurrency_id="expensive", concurrency_limit=EXPENSIVE_JOBS)
+# Sampling requests all enter at once and wait inside the shared sampler, which batches them and runs one batch
+# at a time; so its events have a high limit, and each request shows its own place in line.
+SAMPLING = SharedSampler()
+SAMPLING_EVENTS = dict(concurrency_id="sampling", concurrency_limit=128)
+
+
+def waiting_text(event: Waiting, seconds: float) -> str:
+    """What a waiting request shows: its place in line and the batch it will be sampled in."""
+    ahead = ("your batch is next" if event.batches_ahead <= 1 else
+             f"{event.batches_ahead - 1} batch{'es' if event.batches_ahead > 2 else ''} ahead of yours")
+    return (f"In line for the sampler ({seconds:.0f} s): {ahead}. Your batch holds {event.requests_in_batch} "
+            f"request{'s' if event.requests_in_batch > 1 else ''} ({event.images_in_batch} images), sampled together "
+            "in one pass.")
 CHEAP = dict(concurrency_id="cheap", concurrency_limit=CHEAP_JOBS)
 
 EXPORT_TTL_S = 15 * 60  # an export is kept this long: enough to download it

@@ -27,7 +27,7 @@ def patch_maps(label, index, seed) -> Patches:
     model = shipped("gan-fashion").model
     real, _ = data.example("fashion", label, index)
     fake = model.sample(1, torch.Generator().manual_seed(seed))[0].cpu()
-    scores = gan.patch_probabilities(model, torch.stack([real, fake]))  # (2, 7, 7)
+    scores = [gan.patch_probabilities(model, x[None])[0] for x in (real, fake)]  # each (7, 7)
     real_mean, fake_mean = float(scores[0].mean()), float(scores[1].mean())
     picture = gan_viz.patch_verdicts({f"real: {data.FASHION_CLASSES[label]} (mean {real_mean:.2f})": (real, scores[0]),
                                       f"generated, seed {seed} (mean {fake_mean:.2f})": (fake, scores[1])})

@@ -189,7 +189,7 @@ def build_tab(c: Controls) -> GridTab:
                      visible=False, elem_id="guidance-points")
     with gr.Row():
         png_button = gr.Button("Export both grids as PNG")
-        png_file = gr.File(label="PNG", interactive=False)
+        png_file = gr.File(label="PNG", interactive=False, height=80)
     grid_id = gr.Textbox(visible=False)
     grids = session_state({})  # this browser's grids {id: Grid}, at most MAX_RUNS
     gr.Markdown("### Step through one cell (recorded during the run: nothing is recomputed)")

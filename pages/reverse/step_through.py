@@ -12,10 +12,11 @@ import numpy as np
 import torch
 
 from playground import data, viz
-from playground.diffusion.trajectory import record_steps, score_field
+from playground.diffusion.batching import Waiting
+from playground.diffusion.trajectory import Recorder, run_label, score_field
 from playground.viz import diffusion as dviz
 
-from ..common import (CHEAP, EXPENSIVE, MAX_RUNS, check_int, check_seed, export_path, lookup, remember, throttle,
+from ..common import (CHEAP, EXPENSIVE, MAX_RUNS, SAMPLING, SAMPLING_EVENTS, waiting_text, check_int, check_seed, export_path, lookup, remember, throttle,
                       user_errors, view_for)
 from .shared import MAX_IMAGES, MAX_POINTS, MENU, check_sampling, default_model
 
@@ -71,27 +72,36 @@ class ModelControls(NamedTuple):
 
 @user_errors
 def generate(model_name, seed, sampler, steps, eta, n, label, runs=None, my_models=None):
-    """Sample live, yielding `Live` updates at most every LIVE_EVERY_S; the last one records the run in `runs`."""
+    """Sample live, yielding `Live` updates at most every LIVE_EVERY_S; the last one records the run in `runs`.
+
+    The run goes through the server's shared sampler: requests of the same model and deterministic settings that
+    arrive together (a class pressing Generate) are sampled as one batch, and each request sees its own images."""
     model = MENU.get(model_name, my_models)
     steps, eta, n, y = check_sampling(model, sampler, steps, eta, n, label)
     seed = check_seed(seed)
     view, runs = view_for(model.modality), runs or {}
     began, ready = time.perf_counter(), throttle(LIVE_EVERY_S)
-    for event in record_steps(model.model, model.schedule, model.noise(n, seed), sampler=sampler, num_steps=steps,
-                              eta=eta, y=y, generator=torch.Generator().manual_seed(seed)):
+    x_T = model.noise(n, seed)
+    recorder = Recorder(model.schedule, x_T, steps, run_label(sampler, steps, eta))
+    events = SAMPLING.steps((model.name, sampler, steps, y is None), model.model, model.schedule, x_T, y,
+                            steps, sampler, eta, torch.Generator().manual_seed(seed))
+    for event in events:
         seconds = time.perf_counter() - began
-        if event.trajectory is None:
+        if isinstance(event, Waiting):
             if ready():
-                picture, figure = view.show(event.step.x_t, f"step {event.i} of {event.total}")
-                yield Live(picture, figure, f"Sampling: step {event.i} of {event.total} (t = {event.step.t}), "
-                                            f"{seconds:.1f} s", None, runs)
+                yield Live(gr.update(), gr.update(), waiting_text(event, seconds), None, runs)
             continue
-        trajectory, run_id = event.trajectory, uuid.uuid4().hex
-        runs, note = remember(runs, run_id, {"trajectory": trajectory, "model": model, "y": y, "seed": seed,
-                                             "seconds": seconds}, MAX_RUNS, "recorded runs")
-        picture, figure = view.show(trajectory.final, "samples")
-        yield Live(picture, figure, f"Done: {trajectory.sampler}, {len(trajectory) - 1} recorded steps in "
-                                    f"{seconds:.1f} s. Scrub through them below.{note}", run_id, runs)
+        recorder.add(event)
+        if recorder.i < steps and ready():
+            picture, figure = view.show(event.x_t, f"step {recorder.i} of {steps}")
+            yield Live(picture, figure, f"Sampling: step {recorder.i} of {steps} (t = {event.t}), {seconds:.1f} s",
+                       None, runs)
+    trajectory, run_id, seconds = recorder.trajectory(), uuid.uuid4().hex, time.perf_counter() - began
+    runs, note = remember(runs, run_id, {"trajectory": trajectory, "model": model, "y": y, "seed": seed,
+                                         "seconds": seconds}, MAX_RUNS, "recorded runs")
+    picture, figure = view.show(trajectory.final, "samples")
+    yield Live(picture, figure, f"Done: {trajectory.sampler}, {len(trajectory) - 1} recorded steps in "
+                                f"{seconds:.1f} s. Scrub through them below.{note}", run_id, runs)
 
 
 def _frame_info(trajectory, k: int, num_steps: int) -> str:
@@ -205,14 +215,15 @@ def build(page: gr.Blocks, runs: gr.State, my_models: gr.State) -> gr.Dropdown:
     schedule_plot = gr.Plot(label="The model's schedule, with the current step marked")
     with gr.Row():
         gif_button = gr.Button("Export this run as a GIF")
-        gif_file = gr.File(label="GIF", interactive=False)
+        gif_file = gr.File(label="GIF", interactive=False, height=80)
 
     controls = [label, n, steps, live, live_points, step_images, view_points]
     model.change(model_controls, [model, my_models], controls, api_visibility="private", **CHEAP)
     page.load(model_controls, [model, my_models], controls, api_visibility="private", **CHEAP)
     frame_outputs = [view_x, view_eps, view_x0, view_points, frame_info, schedule_plot]
     generating = go_button.click(generate, [model, seed, sampler, steps, eta, n, label, runs, my_models],
-                                 [live, live_points, progress_text, run_id, runs], api_name="reverse_generate", **EXPENSIVE)
+                                 [live, live_points, progress_text, run_id, runs], api_name="reverse_generate",
+                                 **SAMPLING_EVENTS)
     generating.success(frame_range, [run_id, runs], frame, api_visibility="private", **CHEAP).then(
         show_frame, [run_id, frame, runs], frame_outputs, api_visibility="private", **CHEAP)
     stop_button.click(None, None, None, cancels=[generating])

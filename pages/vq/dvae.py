@@ -7,7 +7,6 @@ from typing import NamedTuple
 import gradio as gr
 import numpy as np
 import torch
-from plotly.graph_objects import Figure
 
 from playground import viz, vq
 from playground.viz import vq as vq_viz
@@ -23,7 +22,7 @@ class Relaxation(NamedTuple):
     """The tab's outputs, in order."""
 
     picture: np.ndarray  # input, VQ-VAE, dVAE argmax, dVAE relaxed at τ, the dVAE's certainty
-    plot: Figure  # MSE against τ
+    plot: object  # MSE against τ
     text: str  # what it shows, with the measured table
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import gradio as gr
-from plotly.graph_objects import Figure
 
 from playground import viz
 from playground.viz import vq as vq_viz
@@ -24,15 +23,15 @@ NOTE = ("Measured on every test image ({n} images, {t} tokens). **Perplexity** =
 class Health(NamedTuple):
     """One model's outputs, in order."""
 
-    usage: Figure  # share of test tokens per code
+    usage: object  # share of test tokens per code
     text: str  # the table and what it means
 
 
 class Comparison(NamedTuple):
     """The comparison's outputs, in order."""
 
-    usage: Figure  # both models' usage over the test set
-    curves: Figure  # perplexity and codes used during training (from the cards)
+    usage: object  # both models' usage over the test set
+    curves: object  # perplexity and codes used during training (from the cards)
     text: str  # the table and what it means
 
 

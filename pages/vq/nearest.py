@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import gradio as gr
-from plotly.graph_objects import Figure
 
 from playground import vq
 from playground.data.base import take
@@ -18,7 +17,7 @@ from .menu import MENU, colours, get_model
 class Projection(NamedTuple):
     """The tab's outputs, in order."""
 
-    plot: Figure  # z_e and the codebook in a plane
+    plot: object  # z_e and the codebook in a plane
     text: str  # what the picture shows, and the k-means comparison
 
 

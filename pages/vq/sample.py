@@ -212,7 +212,7 @@ def build() -> None:
             replay = gr.Slider(1, 49, value=49, step=1, label="Replay: tokens drawn (no resampling)", visible=False,
                                elem_id="vq-scrub")
             gif_button = gr.Button("Export the filling as a GIF")
-            gif = gr.File(label="GIF", interactive=False)
+            gif = gr.File(label="GIF", interactive=False, height=80)
     with gr.Row():
         n = gr.Slider(4, 64, value=32, step=4, label="Samples in a grid")
         grid_button = gr.Button("Sample a grid at these settings")

@@ -47,7 +47,10 @@ class _Batch:
     key: tuple
     model: Callable
     schedule: Schedule
-    num_steps: int
+    num_steps: int | None
+    sampler: str = "ddim"
+    eta: float = 0.0
+    generator: torch.Generator | None = None
     requests: list[_Request] = field(default_factory=list)
     closed: bool = False  # no request may join any more
 
@@ -68,13 +71,19 @@ class SharedSampler:
         self._turn = threading.Lock()  # one batch computes at a time
 
     def steps(self, key: tuple, model: Callable, schedule: Schedule, x_T: torch.Tensor, y: torch.Tensor | None,
-              num_steps: int) -> Iterator[Waiting | Step]:
-        """Join (or start) the batch for `key`; yield `Waiting` while it forms and waits, then this request's `Step`s."""
+              num_steps: int | None, sampler: str = "ddim", eta: float = 0.0,
+              generator: torch.Generator | None = None) -> Iterator[Waiting | Step]:
+        """Join (or start) the batch for `key`; yield `Waiting` while it forms and waits, then this request's `Step`s.
+
+        A stochastic request (DDPM, or DDIM with η > 0) gets a batch of its own, sampled with its own generator, so
+        its seed still reproduces it; it waits its turn like the others, so the sampler never runs two batches at once."""
         request = _Request(x_T, y)
+        shared = sampler == "ddim" and eta == 0
+        key = key if shared else (key, id(request))
         with self._lock:
             batch = self._forming.get(key)
             if batch is None or batch.closed or batch.images + len(x_T) > self.max_images:
-                batch = _Batch(key, model, schedule, num_steps)
+                batch = _Batch(key, model, schedule, num_steps, sampler, eta, generator)
                 self._forming[key] = batch
                 self._queue.append(batch)
                 threading.Thread(target=self._run, args=(batch,), daemon=True).start()
@@ -99,7 +108,8 @@ class SharedSampler:
     def _run(self, batch: _Batch) -> None:
         began = time.perf_counter()
         last_size = -1
-        while time.perf_counter() - began < 4 * self.window_s and batch.images < self.max_images:
+        shared = batch.sampler == "ddim" and batch.eta == 0
+        while shared and time.perf_counter() - began < 4 * self.window_s and batch.images < self.max_images:
             with self._lock:
                 size = len(batch.requests)
             if size == last_size:
@@ -126,7 +136,8 @@ class SharedSampler:
         ys = [r.y for r in live]
         y = torch.cat(ys) if all(v is not None for v in ys) else None
         try:
-            for step in denoise_steps(batch.model, batch.schedule, x_T, "ddim", batch.num_steps, 0.0, y):
+            for step in denoise_steps(batch.model, batch.schedule, x_T, batch.sampler, batch.num_steps, batch.eta, y,
+                                      generator=batch.generator):
                 parts = [torch.split(v, sizes) if v is not None else [None] * len(sizes)
                          for v in (step.x_t, step.eps, step.x0)]
                 for k, request in enumerate(live):

@@ -48,41 +48,57 @@ class RecordEvent:
     trajectory: Trajectory | None = None  # the recording, on the last event only
 
 
+class Recorder:
+    """Keeps at most `max_frames` evenly spaced steps of a run of `total` steps (always the first and last), on the
+    CPU in float16 to bound memory (200 frames of 16 Fashion images: about 15 MB). Feed it each `Step` in order."""
+
+    def __init__(self, schedule: Schedule, x_T: torch.Tensor, total: int, label: str, max_frames: int = 200):
+        self.schedule, self.total, self.label = schedule, total, label
+        self.keep = set(np.linspace(1, total, min(max_frames, total)).round().astype(int).tolist())
+        self.ts, self.frames = [], {"x_t": [], "eps": [], "x0": [], "eps_cond": [], "eps_uncond": []}
+        self.x_in, self.i = x_T, 0
+
+    def add(self, step: Step) -> None:
+        self.i += 1
+        if self.i in self.keep:
+            self.ts.append(step.t)
+            for key, value in (("x_t", self.x_in), ("eps", step.eps), ("x0", step.x0),
+                               ("eps_cond", step.eps_cond), ("eps_uncond", step.eps_uncond)):
+                if value is not None:
+                    self.frames[key].append(value.detach().to("cpu", torch.float16))
+        self.x_in = step.x_t
+
+    def trajectory(self) -> Trajectory:
+        """The recording, with the finished sample as its last frame."""
+        final = self.x_in.detach().to("cpu", torch.float16)
+        ts = self.ts + [-1]
+        zero = torch.zeros_like(final)
+        stacked = {key: torch.stack(kept + [zero]) if len(kept) == len(ts) - 1 else None
+                   for key, kept in self.frames.items() if key not in ("x_t", "x0")}
+        alpha_bar = [float(self.schedule.alphas_cumprod[t]) for t in ts[:-1]] + [1.0]
+        return Trajectory(ts, torch.stack(self.frames["x_t"] + [final]), stacked["eps"],
+                          torch.stack(self.frames["x0"] + [final]), alpha_bar, self.label,
+                          eps_cond=stacked["eps_cond"], eps_uncond=stacked["eps_uncond"])
+
+
+def run_label(sampler: str, total: int, eta: float) -> str:
+    """How a recording names its sampler, e.g. "ddim-50, eta 0"."""
+    return f"{sampler}-{total}" + (f", eta {eta:g}" if sampler == "ddim" else "")
+
+
 def record_steps(model: Callable, schedule: Schedule, x_T: torch.Tensor, *, sampler: str = "ddim",
                  num_steps: int | None = None, eta: float = 0.0, y=None, guidance=None,
                  generator: torch.Generator | None = None, max_frames: int = 200) -> Iterator[RecordEvent]:
     """Run `denoise_steps`, yielding a `RecordEvent` per step and keeping at most `max_frames` evenly spaced
-    steps (always the first and last) for scrubbing. Closing the generator stops the run.
-
-    Frames are kept on the CPU in float16 to bound memory (200 frames of 16 Fashion images: about 15 MB).
-    """
+    steps (always the first and last) for scrubbing. Closing the generator stops the run."""
     steps = denoise_steps(model, schedule, x_T, sampler, num_steps, eta, y, guidance, generator)
     total = schedule.num_steps if sampler == "ddpm" else (num_steps or schedule.num_steps)
-    keep = set(np.linspace(1, total, min(max_frames, total)).round().astype(int).tolist())
-    ts, frames = [], {"x_t": [], "eps": [], "x0": [], "eps_cond": [], "eps_uncond": []}
-    x_in = x_T
+    recorder = Recorder(schedule, x_T, total, run_label(sampler, total, eta), max_frames)
     for i, step in enumerate(steps, start=1):
-        if i in keep:
-            ts.append(step.t)
-            for key, value in (("x_t", x_in), ("eps", step.eps), ("x0", step.x0),
-                               ("eps_cond", step.eps_cond), ("eps_uncond", step.eps_uncond)):
-                if value is not None:
-                    frames[key].append(value.detach().to("cpu", torch.float16))
-        x_in = step.x_t
+        recorder.add(step)
         if i < total:
             yield RecordEvent(i, total, step)
-    final = x_in.detach().to("cpu", torch.float16)
-    ts.append(-1)
-    frames["x_t"].append(final)
-    frames["x0"].append(final)
-    zero = torch.zeros_like(final)
-    stacked = {key: torch.stack(kept + [zero]) if len(kept) == len(ts) - 1 else None
-               for key, kept in frames.items() if key not in ("x_t", "x0")}
-    alpha_bar = [float(schedule.alphas_cumprod[t]) for t in ts[:-1]] + [1.0]
-    label = f"{sampler}-{total}" + (f", eta {eta:g}" if sampler == "ddim" else "")
-    trajectory = Trajectory(ts, torch.stack(frames["x_t"]), stacked["eps"], torch.stack(frames["x0"]), alpha_bar, label,
-                            eps_cond=stacked["eps_cond"], eps_uncond=stacked["eps_uncond"])
-    yield RecordEvent(total, total, step, trajectory)
+    yield RecordEvent(total, total, step, recorder.trajectory())
 
 
 def record(model: Callable, schedule: Schedule, x_T: torch.Tensor, **kwargs) -> Trajectory:

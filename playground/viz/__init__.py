@@ -98,7 +98,7 @@ def scatter_with_marginals(points: np.ndarray, labels: np.ndarray | None = None,
     fig = make_subplots(rows=2, cols=2, column_widths=[0.8, 0.2], row_heights=[0.2, 0.8],
                         shared_xaxes=True, shared_yaxes=True, horizontal_spacing=0.02, vertical_spacing=0.02)
     colours = [PALETTE[int(k) % len(PALETTE)] for k in labels] if labels is not None else PALETTE[0]
-    fig.add_trace(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", showlegend=False,
+    fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", showlegend=False,
                                marker=dict(size=4, color=colours, opacity=0.6),
                                hovertemplate="(%{x:.2f}, %{y:.2f})<extra></extra>"), row=2, col=1)
     bins = dict(start=-limit, end=limit, size=2 * limit / 60)
@@ -127,7 +127,7 @@ def points_frame(x_t: np.ndarray, x0: np.ndarray | None = None, trails: np.ndarr
     points so far (trails: (steps, k, 2)), and arrows of a vector field (grid (m, 2), vectors (m, 2))."""
     fig = go.Figure()
     if reference is not None:
-        fig.add_trace(go.Scattergl(x=reference[:, 0], y=reference[:, 1], mode="markers", name="real data",
+        fig.add_trace(go.Scatter(x=reference[:, 0], y=reference[:, 1], mode="markers", name="real data",
                                    marker=dict(size=3, color="#bbbbbb")))
     if field is not None:
         grid, vectors = field
@@ -147,9 +147,9 @@ def points_frame(x_t: np.ndarray, x0: np.ndarray | None = None, trails: np.ndarr
                                      name="paths so far", line=dict(color="#9467bd", width=1), opacity=0.6,
                                      hoverinfo="skip"))
     if x0 is not None:
-        fig.add_trace(go.Scattergl(x=x0[:, 0], y=x0[:, 1], mode="markers", name="predicted x̂₀",
+        fig.add_trace(go.Scatter(x=x0[:, 0], y=x0[:, 1], mode="markers", name="predicted x̂₀",
                                    marker=dict(size=3, color="#ff7f0e", opacity=0.5)))
-    fig.add_trace(go.Scattergl(x=x_t[:, 0], y=x_t[:, 1], mode="markers", name="x_t",
+    fig.add_trace(go.Scatter(x=x_t[:, 0], y=x_t[:, 1], mode="markers", name="x_t",
                                marker=dict(size=4, color="#1f77b4", opacity=0.8),
                                hovertemplate="(%{x:.2f}, %{y:.2f})<extra></extra>"))
     fig.update_xaxes(range=[-limit, limit], constrain="domain")
@@ -172,7 +172,7 @@ def scatter_row(clouds: dict[str, np.ndarray], limit: float = 1.5) -> go.Figure:
     """One small scatter panel per 2D point cloud, side by side, titled by its key."""
     fig = make_subplots(rows=1, cols=len(clouds), subplot_titles=list(clouds), horizontal_spacing=0.02)
     for c, points in enumerate(clouds.values(), start=1):
-        fig.add_trace(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", showlegend=False,
+        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", showlegend=False,
                                    marker=dict(size=2, color=PALETTE[0])), row=1, col=c)
         fig.update_xaxes(range=[-limit, limit], showticklabels=False, row=1, col=c)
         fig.update_yaxes(range=[-limit, limit], showticklabels=False, row=1, col=c)
@@ -253,9 +253,9 @@ def guided_points_figure(panels: dict[str, dict[str, np.ndarray]], real: np.ndar
         r, c = divmod(i, ncols)
         r, c = r + 1, c + 1
         panel = panels[name]
-        fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", marker=dict(size=2, color="#d0d0d0"),
+        fig.add_trace(go.Scatter(x=real[:, 0], y=real[:, 1], mode="markers", marker=dict(size=2, color="#d0d0d0"),
                                    name="real data (all classes)", showlegend=i == 0, hoverinfo="skip"), row=r, col=c)
-        fig.add_trace(go.Scattergl(x=real_class[:, 0], y=real_class[:, 1], mode="markers",
+        fig.add_trace(go.Scatter(x=real_class[:, 0], y=real_class[:, 1], mode="markers",
                                    marker=dict(size=3, color="#a1d99b"),
                                    name="real data of the requested class", showlegend=i == 0, hoverinfo="skip"),
                       row=r, col=c)

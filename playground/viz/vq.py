@@ -32,9 +32,9 @@ def nearest_code_figure(plane: dict, colours: np.ndarray, title: str, axes: tupl
     used = np.unique(index)
     unused = np.setdiff1d(np.arange(len(codes)), used)
     fig = go.Figure([
-        go.Scattergl(x=lines[:, 0], y=lines[:, 1], mode="lines", line=dict(color="rgba(120,120,120,0.35)", width=1),
+        go.Scatter(x=lines[:, 0], y=lines[:, 1], mode="lines", line=dict(color="rgba(120,120,120,0.35)", width=1),
                      name="z_e → its code", hoverinfo="skip"),
-        go.Scattergl(x=z[:, 0], y=z[:, 1], mode="markers", name=f"z_e: {len(z)} encoder outputs",
+        go.Scatter(x=z[:, 0], y=z[:, 1], mode="markers", name=f"z_e: {len(z)} encoder outputs",
                      marker=dict(size=5, color=[_rgb(colours[k]) for k in index], line=dict(width=0.5, color="#333")),
                      customdata=index, hovertemplate="z_e → code %{customdata}<extra></extra>"),
         go.Scatter(x=codes[used, 0], y=codes[used, 1], mode="markers+text", name="codes used here",
