@@ -132,7 +132,7 @@ def _measure(samples: torch.Tensor, label) -> dict:
         return {}
     real = real_data("fashion", "test")
     real = real.of_class(label) if label is not None else real  # compare a class's samples with that class
-    out = unconditional_quality(samples, classifier, real.subset(torch.arange(min(len(real), len(samples)))))
+    out = unconditional_quality(samples, classifier, real.head(len(samples)))
     if label is not None:
         out["class_accuracy"] = class_fidelity(features_and_probs(classifier, samples)[1], [label] * len(samples))["accuracy"]
     return out

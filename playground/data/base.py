@@ -27,6 +27,10 @@ class Dataset:
         captions = [self.captions[i] for i in index.tolist()] if self.captions is not None else None
         return Dataset(self.name, self.x[index], self.y[index], self.class_names, self.source, captions)
 
+    def head(self, n: int) -> "Dataset":
+        """The first n items (all of them if there are fewer)."""
+        return self.subset(torch.arange(min(n, len(self))))
+
     def of_class(self, label: int) -> "Dataset":
         if not 0 <= label < self.num_classes:
             raise ValueError(f"class must be from 0 to {self.num_classes - 1}, got {label}")
