@@ -42,7 +42,7 @@ def compare_sizes(n, seed) -> Sizes:
              "\n\nAll on the full test set. A bigger codebook gives each cell more choices, so more bits per image "
              "and a smaller error; the prior then has a larger vocabulary to learn. To compare code lengths D, "
              "train two models that differ only in D in the last tab.")
-    return Sizes(viz.labelled_grid(torch.cat(rows), n, labels, "reconstructions through the tokens", scale=3), table)
+    return Sizes(viz.labelled_grid(rows, n, labels, "reconstructions through the tokens", scale=3), table)
 
 
 def build() -> None:
