@@ -54,7 +54,9 @@ def test_generate_streams_then_hands_back_a_run_id(toy_run):
     updates, run_id, runs = toy_run
     assert len(updates) > 1  # live frames before the final one
     assert all(u.run_id is None for u in updates[:-1]) and isinstance(run_id, str) and list(runs) == [run_id]
-    assert any(isinstance(u.status, str) and u.status.startswith("Sampling: step") for u in updates[:-1])
+    # while the shared sampler forms its batch the request is told its place in line; then it streams its steps
+    assert any(isinstance(u.status, str) and u.status.startswith(("Sampling: step", "In line for the sampler"))
+               for u in updates[:-1])
     final = updates[-1]
     assert final.live is None and isinstance(final.live_points, go.Figure) and final.status.startswith("Done: ddim-10")
     trajectory = runs[run_id]["trajectory"]
@@ -88,7 +90,7 @@ def test_show_frame_reads_the_cache_and_never_resamples(toy_run, monkeypatch):
     def no_sampling(*args, **kwargs):
         raise AssertionError("show_frame must not sample again")
 
-    monkeypatch.setattr(reverse.step_through, "record_steps", no_sampling)
+    monkeypatch.setattr(reverse.step_through.SAMPLING, "steps", no_sampling)
     hook = network.register_forward_pre_hook(lambda module, args: batch_sizes.append(args[0].shape[0]))
     try:
         first, second = reverse.show_frame(run_id, 3, runs), reverse.show_frame(run_id, 3, runs)

@@ -83,7 +83,8 @@ def generate(model_name, seed, sampler, steps, eta, n, label, runs=None, my_mode
     began, ready = time.perf_counter(), throttle(LIVE_EVERY_S)
     x_T = model.noise(n, seed)
     recorder = Recorder(model.schedule, x_T, steps, run_label(sampler, steps, eta))
-    events = SAMPLING.steps((model.name, sampler, steps, y is None), model.model, model.schedule, x_T, y,
+    labels = None if y is None else model.labels(n, y)
+    events = SAMPLING.steps((model.name, sampler, steps, y is None), model.model, model.schedule, x_T, labels,
                             steps, sampler, eta, torch.Generator().manual_seed(seed))
     for event in events:
         seconds = time.perf_counter() - began

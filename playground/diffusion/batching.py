@@ -77,6 +77,8 @@ class SharedSampler:
 
         A stochastic request (DDPM, or DDIM with η > 0) gets a batch of its own, sampled with its own generator, so
         its seed still reproduces it; it waits its turn like the others, so the sampler never runs two batches at once."""
+        if y is not None and (not isinstance(y, torch.Tensor) or y.shape != (len(x_T),)):
+            raise ValueError(f"y must be a condition tensor of shape ({len(x_T)},), one per sample")
         request = _Request(x_T, y)
         shared = sampler == "ddim" and eta == 0
         key = key if shared else (key, id(request))
@@ -129,13 +131,13 @@ class SharedSampler:
 
     def _sample(self, batch: _Batch) -> None:
         live = [r for r in batch.requests if not r.gone]
-        if not live:
-            return
-        sizes = [len(r.x_T) for r in live]
-        x_T = torch.cat([r.x_T for r in live])
-        ys = [r.y for r in live]
-        y = torch.cat(ys) if all(v is not None for v in ys) else None
         try:
+            if not live:
+                return
+            sizes = [len(r.x_T) for r in live]
+            x_T = torch.cat([r.x_T for r in live])
+            ys = [r.y for r in live]
+            y = torch.cat(ys) if all(v is not None for v in ys) else None
             for step in denoise_steps(batch.model, batch.schedule, x_T, batch.sampler, batch.num_steps, batch.eta, y,
                                       generator=batch.generator):
                 parts = [torch.split(v, sizes) if v is not None else [None] * len(sizes)
