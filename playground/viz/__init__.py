@@ -193,7 +193,8 @@ def labelled_grid(x: torch.Tensor | list[torch.Tensor], nrow: int, row_labels: l
                   col_labels: list[str] | None = None, scale: int = 3, pad: int = 2) -> np.ndarray:
     """An image grid with a label left of each row and above each column, and a title: (H, W, 3) uint8.
     x: (N, C, H, W), or a list of such batches shown one after another."""
-    grid = image_grid(torch.cat(list(x)) if isinstance(x, (list, tuple)) else x, nrow=nrow, pad=pad, scale=scale)
+    x = torch.cat(list(x)) if isinstance(x, (list, tuple)) else x
+    grid = image_grid(x, nrow=nrow, pad=pad, scale=scale)
     font, small = _font(15), _font(12)
     left = 12 + max((int(font.getlength(s)) for s in row_labels), default=0)
     top = (26 if title else 4) + (18 if col_labels else 0)
