@@ -51,13 +51,13 @@ THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monos
 CSS = """
 .gradio-container {max-width: 1600px !important; margin: auto;}
 /* presenter mode (?present=1, or the toggle; remembered in this browser): big text, full width, no side panels */
-html.present .gradio-container {max-width: 1920px !important;}
+html.present .gradio-container {max-width: 1920px !important; width: 100% !important; margin: 0 auto !important;}
 html.present .gradio-container :is(p, li, label, span, input, textarea, button, td, th, small, .prose) {
   font-size: max(18px, 1em) !important;}
 html.present .gradio-container :is(h1, h2) {font-size: 30px !important;}
 html.present .gradio-container h3 {font-size: 24px !important;}
 html.present .js-plotly-plot text {font-size: 18px !important;}
-html.present :is(.about-page, .secondary, .next-link, footer) {display: none !important;}
+html.present :is(.about-page, .presenter-hide, .next-link, footer) {display: none !important;}
 #present-toggle {position: fixed; right: 12px; bottom: 12px; z-index: 1000; padding: 6px 12px; border-radius: 6px;
   border: 1px solid #bbb; background: #fff; font: 14px system-ui, sans-serif; cursor: pointer; opacity: 0.85;}
 html.present #present-toggle {font-size: 18px;}
