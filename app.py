@@ -113,15 +113,39 @@ def main(argv: list[str] | None = None) -> None:
     serve(build_app(), args.host, args.port)
 
 
-def serve(demo: gr.Blocks, host: str, port: int, **launch) -> gr.Blocks:
-    """Queue and launch the app as a class uses it: torch threads × expensive jobs ≤ cores (pages.common.jobs)."""
+def warm_up() -> None:
+    """Load the shipped models and the caches pages read on their first visit, in the background after the server
+    answers: `/` is served at once, and a page's first visit finds its models loaded."""
+    from pages.common import metric_classifier, real_data, shipped
+    from pages.vq import menu as vq_menu
+    from playground import checkpoints
+
+    real_data("fashion", "test")
+    metric_classifier()
+    for name in checkpoints.available():
+        handle = shipped(name)
+        if handle.family == "vq" and name in vq_menu.SHIPPED:
+            vq_menu.colours(handle)
+            vq_menu.test_usage(handle)
+
+
+def serve(demo: gr.Blocks, host: str, port: int, warm: bool = True, **launch) -> gr.Blocks:
+    """Queue and launch the app as a class uses it: torch threads × expensive jobs ≤ cores (pages.common.jobs);
+    then warm the caches in the background."""
+    import threading
+
     import torch
 
     from pages.common import TORCH_THREADS
     torch.set_num_threads(TORCH_THREADS)
+    block = not launch.pop("prevent_thread_lock", False)
     demo.queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port, max_file_size="50mb", ssr_mode=False, theme=THEME, css=CSS, js=JS,
-        footer_links=["api", "settings"], **launch)
+        footer_links=["api", "settings"], prevent_thread_lock=True, **launch)
+    if warm:
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    if block:
+        demo.block_thread()
     return demo
 
 

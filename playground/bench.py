@@ -193,8 +193,34 @@ def vq_figures() -> dict[str, float]:
             "prior: 16 images at once, 49 tokens (ms)": _best_ms(lambda: prior.sample(p, 16), repeat=3)}
 
 
+def startup_figures() -> dict[str, float]:
+    """A fresh `python app.py`: seconds until `/` answers, then each page's first visit (the HTML of its route)."""
+    import shutil
+    import tempfile
+    import urllib.request
+    from pathlib import Path
+
+    from .loadtest import _free_port, start_app
+
+    temp, port = Path(tempfile.mkdtemp(prefix="playground-bench-")), _free_port()
+    process, cold = start_app(port, temp, 1)
+    figures = {"cold start: seconds until / answers": cold}
+    try:
+        for route in ("/autoencoders", "/vq", "/gan", "/forward", "/reverse", "/guidance"):
+            began = time.perf_counter()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{route}", timeout=60) as response:
+                response.read()
+            figures[f"first visit to {route}, right after start (s)"] = time.perf_counter() - began
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        shutil.rmtree(temp, ignore_errors=True)
+    return figures
+
+
 def run() -> None:
     print(f"machine: {machine()}")
-    for group in (forward_figures, sampling_figures, guidance_figures, gan_figures, vq_figures, training_figures):
+    for group in (startup_figures, forward_figures, sampling_figures, guidance_figures, gan_figures, vq_figures,
+                  training_figures):
         for name, value in group().items():
             print(f"{name:62s} {value:10.2f}", flush=True)
