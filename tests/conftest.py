@@ -20,7 +20,7 @@ def server_url():
     import app
 
     port = _free_port()
-    demo = app.serve(app.build_app(), "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    demo = app.serve(app.build_app(), "127.0.0.1", port, warm=False, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}"
     demo.close()
 
