@@ -171,6 +171,7 @@ def test_bad_values_through_the_http_api(client, args, message):
         client.predict(*args, api_name="/gan_reset")
 
 
+from browsing import assert_in_first_screen  # noqa: E402
 from test_browser import CHROMIUM, _src, browser, page  # noqa: E402,F401
 
 
@@ -239,3 +240,22 @@ def test_browser_two_students_train_pause_and_step_their_own_runs(two_pages, art
     _click_and_wait(b, "gan-g-step", (1, 0, 1))
     assert _counts(a) == (n + 1, n + 2, n + 1)
     a.screenshot(path=os.path.join(artifacts_dir, "gan.png"), full_page=True)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_browser_projector_shows_the_picture_and_its_buttons_while_training(page, server_url, artifacts_dir):
+    """Issue 14: on a 1280×800 projector, after Train, the heat map (its top 300 px at least) and the buttons that
+    drive it are on the first screen, without scrolling."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(server_url + "/gan")
+    page.locator("#gan-status").get_by_text("Iteration 0").wait_for(timeout=60_000)
+    page.locator("#gan-train").click()
+    page.wait_for_function("() => /Iteration [1-9]\\d*/.test(document.querySelector('#gan-status').innerText)",
+                           timeout=60_000)
+    assert_in_first_screen(page, "#gan-field", min_visible=300)
+    for button in ("gan-train", "gan-pause", "gan-d-step", "gan-g-step"):
+        assert_in_first_screen(page, f"#{button}")
+    page.screenshot(path=os.path.join(artifacts_dir, "gan-projector.png"))
+    page.locator("#gan-pause").click()
+    n, d, g = _settled(page)
+    assert 0 < n < 2000 and d == g == n

@@ -121,30 +121,31 @@ def preset(name):
 
 
 def build_tab(page: gr.Blocks) -> None:
-    with gr.Row():
-        dataset = gr.Dropdown([(v, k) for k, v in TOYS.items()], value="ring8", label="Data")
-        loss = gr.Dropdown([(v, k) for k, v in gan.LOSS_TITLES.items()], value="nonsaturating", label="Loss")
-        seed = gr.Number(0, precision=0, minimum=0, label="Seed")
-    with gr.Row():
-        lr = gr.Number(1e-3, label="G learning rate")
-        d_lr = gr.Number(1e-3, label="D learning rate")
-        d_steps = gr.Slider(1, 10, value=1, step=1, label="D steps per G step")
-        latent = gr.Slider(1, 64, value=8, step=1, label="Latent size")
-    with gr.Row():
-        iters = gr.Slider(50, MAX_ITERS, value=2000, step=50, label="Iterations per press of Train")
-        covers = gr.Button("Preset: covers all modes", elem_id="gan-preset-covers")
-        collapses = gr.Button("Preset: collapses", elem_id="gan-preset-collapses")
-    with gr.Row():
-        go_button = gr.Button("▶ Train / resume", variant="primary", elem_id="gan-train")
-        pause = gr.Button("❚❚ Pause", elem_id="gan-pause")
-        d_button = gr.Button("One D step", elem_id="gan-d-step")
-        g_button = gr.Button("One G step", elem_id="gan-g-step")
-        reset = gr.Button("Reset", elem_id="gan-reset")
-    status = gr.Markdown(elem_id="gan-status")
+    # Compact for a projector (1280×800): settings and actions in one panel, so the picture starts on the first screen.
+    with gr.Group():
+        with gr.Row():
+            dataset = gr.Dropdown([(v, k) for k, v in TOYS.items()], value="ring8", label="Data")
+            loss = gr.Dropdown([(v, k) for k, v in gan.LOSS_TITLES.items()], value="nonsaturating", label="Loss")
+            seed = gr.Number(0, precision=0, minimum=0, label="Seed")
+            lr = gr.Number(1e-3, label="G learning rate")
+            d_lr = gr.Number(1e-3, label="D learning rate")
+        with gr.Row():
+            d_steps = gr.Slider(1, 10, value=1, step=1, label="D steps per G step", scale=2)
+            latent = gr.Slider(1, 64, value=8, step=1, label="Latent size", scale=2)
+            iters = gr.Slider(50, MAX_ITERS, value=2000, step=50, label="Iterations per Train", scale=2)
+            covers = gr.Button("Preset: covers all modes", elem_id="gan-preset-covers", scale=1)
+            collapses = gr.Button("Preset: collapses", elem_id="gan-preset-collapses", scale=1)
+        with gr.Row():
+            go_button = gr.Button("▶ Train / resume", variant="primary", elem_id="gan-train")
+            pause = gr.Button("❚❚ Pause", elem_id="gan-pause")
+            d_button = gr.Button("One D step", elem_id="gan-d-step")
+            g_button = gr.Button("One G step", elem_id="gan-g-step")
+            reset = gr.Button("Reset", elem_id="gan-reset")
     with gr.Row():
         field = gr.Image(label="D over the plane, real (grey) and generated (red) points, G's next push (green)",
                          format="png", interactive=False, elem_id="gan-field")
         with gr.Column():
+            status = gr.Markdown(elem_id="gan-status")
             losses = gr.Plot(gan_viz.losses_figure({"it": [], "d_loss": [], "g_loss": []}), label="Losses")
             coverage = gr.Plot(label="Modes covered over training (ring of 8 only)")
     run = session_state(None)

@@ -6,16 +6,74 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from PIL import Image, ImageDraw
 
-from . import PALETTE, gan_field_image, labelled_grid, labelled_strip, patch_overlay, side_by_side
+from . import PALETTE, _font, labelled_grid, labelled_strip, patch_overlay, side_by_side
 
-LAYOUT = dict(height=300, margin=dict(l=40, r=10, t=40, b=30), template="plotly_white")
+# Plot text at 14 px or more: read from the back of a classroom off a projector.
+LAYOUT = dict(height=300, margin=dict(l=50, r=10, t=40, b=40), template="plotly_white", font=dict(size=14))
+FIELD_TEXT = 15  # px of the live picture's ticks and legend (at the picture's own size, which the page shows 1:1)
+REAL, FAKE, PUSH = "#444444", "#e01010", "#1a9e1a"  # real points, generated points, G's push
 
 
-def live_field(view, real: np.ndarray, title: str) -> np.ndarray:
-    """A `playground.gan.FieldView` as a picture: D as a heat map, real (grey) and generated (red) points, and
-    G's next push (green arrows)."""
-    return gan_field_image(view.axis, view.values, real, view.points, view.pull, title, view.name, view.zrange)
+def live_field(view, real: np.ndarray, title: str, side: int = 440, arrow: float = 0.15) -> np.ndarray:
+    """A `playground.gan.FieldView` as a picture, cheap to redraw several times a second: D over the plane as a
+    heat map (blue: high, red: low, on the view's fixed range), real points (grey), generated points (red), and
+    arrows for the direction the next G step pushes each generated point (the longest arrow `arrow` long); under
+    it the title, a colour bar for the heat map and a legend of the marks, all in FIELD_TEXT-px type."""
+    from matplotlib import colormaps
+    (lo, hi), limit = view.zrange, float(view.axis[-1])
+    left, up = 48, 34  # the plane's top-left corner, below the label the page lays over the picture
+    font, line = _font(FIELD_TEXT), FIELD_TEXT + 9  # the text, and its line height
+
+    def to_pixel(x, y):  # the plane [-limit, limit]² onto the square of `side` pixels at (left, up), y upwards
+        return left + (x + limit) / (2 * limit) * side, up + (limit - y) / (2 * limit) * side
+
+    top = up + side + FIELD_TEXT + 20  # the first line of text, under the plane and its x ticks
+    canvas = Image.new("RGB", (left + side + 16, top + 3 * line + 8), "white")
+    draw = ImageDraw.Draw(canvas)
+    colours = colormaps["RdBu"](np.clip((view.values - lo) / (hi - lo), 0, 1))[::-1, :, :3]  # row 0 = largest y
+    heat = Image.fromarray((colours * 255).astype(np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
+    canvas.paste(heat, (left, up))
+    for x, y in real:
+        px, py = to_pixel(x, y)
+        draw.ellipse([px - 1.5, py - 1.5, px + 1.5, py + 1.5], fill=REAL)
+    points, pull = view.points, view.pull
+    tips = points + pull * (arrow / max(float(np.linalg.norm(pull, axis=1).max()), 1e-12))
+    shown = (np.abs(points) <= limit).all(1)  # points off the plane are not drawn (the title counts them)
+    for (x, y), (tx, ty) in zip(points[shown], np.clip(tips[shown], -limit, limit)):
+        draw.line([to_pixel(x, y), to_pixel(tx, ty)], fill=PUSH, width=2)
+    for x, y in points[shown]:
+        px, py = to_pixel(x, y)
+        draw.ellipse([px - 2.5, py - 2.5, px + 2.5, py + 2.5], fill=FAKE)
+    for k in range(5):  # ticks: 5 per axis
+        v = -limit + k * limit / 2
+        px, py = to_pixel(v, v)
+        draw.line([px, up + side, px, up + side + 5], fill=REAL)
+        draw.line([left - 5, py, left, py], fill=REAL)
+        draw.text((px, up + side + 10), f"{v:g}", fill=REAL, font=font, anchor="ma")
+        draw.text((left - 8, py), f"{v:g}", fill=REAL, font=font, anchor="rm")
+    off = int((~shown).sum())
+    draw.text((8, top), title + (f" · {off} off the plane" if off else ""), fill="black", font=font)
+    # the heat map's colour bar: lo (red) … hi (blue), named
+    x, y = 8, top + line
+    words = f"heat map, {view.name}:  {lo:.3g}"
+    draw.text((x, y), words, fill=REAL, font=font)
+    x += draw.textlength(words, font=font) + 6
+    bar = (colormaps["RdBu"](np.linspace(0, 1, 120))[None, :, :3] * 255).astype(np.uint8).repeat(FIELD_TEXT, 0)
+    canvas.paste(Image.fromarray(bar), (int(x), y + 2))
+    draw.text((x + 126, y), f"{hi:.3g}", fill=REAL, font=font)
+    # the marks: a grey dot, a red dot, a green arrow
+    x, y, mid = 8, top + 2 * line, top + 2 * line + FIELD_TEXT // 2 + 2
+    for words, colour, arrow_mark in (("real data", REAL, False), ("generated G(z)", FAKE, False),
+                                      ("G's next push", PUSH, True)):
+        if arrow_mark:
+            draw.line([x, mid, x + 16, mid], fill=colour, width=3)
+        else:
+            draw.ellipse([x + 4, mid - 4, x + 12, mid + 4], fill=colour)
+        draw.text((x + 22, y), words, fill=REAL, font=font)
+        x += 22 + draw.textlength(words, font=font) + 18
+    return np.asarray(canvas)
 
 
 def losses_figure(history: dict) -> go.Figure:
