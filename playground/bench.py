@@ -152,23 +152,20 @@ def training_figures(steps: int = 30) -> dict[str, float]:
 
 def gan_figures() -> dict[str, float]:
     """The live 2D GAN view: training iterations per second, and what one redraw of the view costs."""
-    from . import gan, viz
-    from .train import train_steps
+    from . import gan
+    from .viz import gan as gan_viz
 
-    spec = gan.GANSpec(network="mlp", batch_size=256, lr=1e-3, d_lr=1e-3)
     ds = data.load("ring8", "train", n=4096)
+    run = gan.LiveRun.start(gan.GANSpec(network="mlp", batch_size=256, lr=1e-3, d_lr=1e-3), ds, seed=0, device=DEVICE)
     stamps = {}
-    for event in train_steps(spec, ds, 205, device=DEVICE):
+    for _ in run.train(205):
         _sync()
-        stamps[event.step] = time.perf_counter()
-    model = event.model
-    z = torch.randn(400, spec.latent_dim, device=DEVICE)
+        stamps[run.iteration] = time.perf_counter()
+    real = ds.x[:800].numpy()
 
-    def redraw():  # what the page computes per redraw: D on a 60×60 grid, G's push at 400 points, coverage, figure
-        axis, field = gan.discriminator_field(model)
-        points, pull = gan.generator_pull(model, spec, z)
-        gan.mode_coverage(model.sample(2000).cpu().numpy())
-        viz.gan_field_image(axis, field, ds.x[:800].numpy(), points, pull, "", "D", (0.0, 1.0))
+    def redraw():  # what the page computes per redraw: D on the plane, G's push at 400 points, mode count, picture
+        run.count_modes()
+        gan_viz.live_field(run.view(), real, "")
 
     return {"2D GAN training iterations/s (batch 256, 1 D + 1 G step)": 200 / (stamps[205] - stamps[5]),
             "one redraw of the live 2D GAN view (ms)": _best_ms(redraw, repeat=10)}

@@ -392,44 +392,6 @@ class LatentMap:
         return np.asarray(canvas)
 
 
-def gan_field_image(axis: np.ndarray, field: np.ndarray, real: np.ndarray, fake: np.ndarray, pull: np.ndarray,
-                    title: str, field_name: str, zrange: tuple[float, float], side: int = 440,
-                    arrow: float = 0.15) -> np.ndarray:
-    """A 2D GAN at one moment, as a picture (cheap to redraw several times a second): D's output over the plane as a
-    heat map (blue: high, red: low, on the fixed range `zrange`), real points (grey), generated points (red), and
-    arrows for the direction the next G step pushes each generated point (longest arrow `arrow` long)."""
-    from matplotlib import colormaps
-    lo, hi = zrange
-    colours = colormaps["RdBu"](np.clip((field - lo) / (hi - lo), 0, 1))[::-1, :, :3]  # row 0 = top = largest y
-    limit = float(axis[-1])
-    frame = LatentMap((-limit, limit), (-limit, limit), side=side, margin=40)
-    canvas = Image.new("RGB", (side + 60, side + 86), "white")
-    heat = Image.fromarray((colours * 255).astype(np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
-    canvas.paste(heat, (frame.margin, 8))
-    draw, font = ImageDraw.Draw(canvas), _font(12)
-    for x, y in real:
-        px, py = frame.to_pixel(x, y)
-        draw.ellipse([px - 1.5, py - 1.5, px + 1.5, py + 1.5], fill="#444444")
-    tips = fake + pull * (arrow / max(float(np.linalg.norm(pull, axis=1).max()), 1e-12))
-    shown = (np.abs(fake) <= limit).all(1)  # points off the plane are not drawn (the title counts them)
-    for (x, y), (tx, ty) in zip(fake[shown], np.clip(tips[shown], -limit, limit)):
-        draw.line([frame.to_pixel(x, y), frame.to_pixel(tx, ty)], fill="#1a9e1a", width=2)
-    for x, y in fake[shown]:
-        px, py = frame.to_pixel(x, y)
-        draw.ellipse([px - 2.5, py - 2.5, px + 2.5, py + 2.5], fill="#e01010")
-    for k in range(5):
-        v = -limit + k * limit / 2
-        px, py = frame.to_pixel(v, v)
-        draw.text((px - 10, side + 12), f"{v:.1f}", fill="#444444", font=font)
-        draw.text((4, py - 7), f"{v:.1f}", fill="#444444", font=font)
-    off = int((~shown).sum())
-    draw.text((frame.margin, side + 30), title + (f" · {off} generated points off the plane" if off else ""),
-              fill="black", font=font)
-    draw.text((frame.margin, side + 48), f"heat map: {field_name}, {lo:.3g} (red) … {hi:.3g} (blue)", fill="#444444", font=font)
-    draw.text((frame.margin, side + 66), "grey: real data · red: G(z) · green: G's next push", fill="#444444", font=font)
-    return np.asarray(canvas)
-
-
 def patch_overlay(x: torch.Tensor, scores: torch.Tensor, scale: int = 8) -> np.ndarray:
     """One (C, H, W) image, upscaled, under a grid of per-patch probabilities (h, w) in [0, 1]: blue = "real",
     red = "fake", each cell printed with its value. (H·scale, W·scale, 3) uint8."""
