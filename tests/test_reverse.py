@@ -408,6 +408,36 @@ def test_browser_fashion_next_changes_the_picture(page, server_url, artifacts_di
 
 
 @needs_chromium
+@pytest.mark.parametrize("title, steps, picture", [
+    (TOY_TITLE, None, "#reverse-live-points"),
+    pytest.param(None, 10, "#reverse-live", marks=needs_fashion),  # the default model, Fashion-MNIST, DDIM-10
+])
+def test_browser_projector_first_screen(browser, server_url, artifacts_dir, title, steps, picture):
+    """On a 1280×800 projector, after Generate, the live picture and Generate are on the first screen, and the
+    step-through (the frame slider) follows right below the live picture."""
+    from browsing import assert_in_first_screen
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        pg = context.new_page()
+        pg.goto(server_url + "/reverse")
+        if title:
+            pg.locator("#reverse-model input").click()
+            pg.get_by_role("option", name=title, exact=True).click()
+        if steps:
+            pg.locator("#reverse-steps input[type=number]").fill(str(steps))
+            pg.locator("#reverse-steps input[type=number]").press("Tab")
+        pg.locator("#reverse-generate").click()
+        _wait_frame(pg, 0)
+        pg.screenshot(path=os.path.join(artifacts_dir, f"reverse-projector-{picture.lstrip('#')}.png"))
+        assert_in_first_screen(pg, picture, min_visible=250)
+        assert_in_first_screen(pg, "#reverse-generate")
+        live, frame = pg.locator(picture).bounding_box(), pg.locator("#reverse-frame").bounding_box()
+        assert 0 < frame["y"] - (live["y"] + live["height"]) < 150  # the step-through follows directly
+    finally:
+        context.close()
+
+
+@needs_chromium
 @needs_fashion
 def test_browser_two_sessions_step_through_their_own_runs(browser, server_url, artifacts_dir):
     """Two browsers at once (two contexts) generate with different seeds: each steps through its own run, sees

@@ -252,6 +252,26 @@ def test_browser_token_map_edit_then_sample_token_by_token(browser_page, server_
     p.screenshot(path=os.path.join(artifacts_dir, "vq-sample.png"), full_page=True)
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_browser_projector_first_screen(browser, server_url, artifacts_dir):
+    """On a 1280×800 projector, after Encode, the token map, the decode and Encode are on the first screen."""
+    from browsing import assert_in_first_screen
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        p = context.new_page()
+        p.goto(server_url + "/vq")
+        p.locator("#vq-token-map td[data-r='3'][data-c='2']").wait_for(timeout=60_000)
+        p.get_by_label("Index in its class (test set)").fill("1")
+        p.locator("#vq-encode").click()
+        p.wait_for_function("() => document.querySelector('#vq-tok-text').innerText.includes('item 1 of')",
+                            timeout=60_000)
+        p.screenshot(path=os.path.join(artifacts_dir, "vq-projector.png"))
+        for selector in ("#vq-token-map", "#vq-tok-image", "#vq-encode", "#vq-tok-model"):
+            assert_in_first_screen(p, selector, min_visible=250)
+    finally:
+        context.close()
+
+
 def _open(browser, server_url):
     """A fresh browser context (another student) on /vq, recording console errors."""
     context = browser.new_context(viewport={"width": 1300, "height": 1000})

@@ -53,7 +53,7 @@ def image_picker(prefix: str, default_label: int = 0):
                             label="Class", scale=2)
         index = gr.Number(0, precision=0, minimum=0, label="Index in its class (test set)", scale=1)
         upload = gr.File(label="Your image: any format, mode or size", type="filepath", visible=False, scale=3,
-                         elem_id=f"{prefix}-upload")
+                         elem_id=f"{prefix}-upload", height=110)
     source.change(lambda s: (gr.update(visible=s == "upload"), gr.update(visible=s != "upload"),
                              gr.update(visible=s != "upload")), source, [upload, label, index], api_visibility="private")
     return source, label, index, upload

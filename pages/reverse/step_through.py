@@ -23,6 +23,8 @@ from .shared import MAX_IMAGES, MAX_POINTS, MENU, check_sampling, default_model
 LIVE_EVERY_S = 0.25  # the live view redraws at most this often (and Stop answers within about this long)
 PLAY_FPS = 12  # frames a second when playing a run
 PLAY_FRAMES = 60  # at most this many frames shown when playing
+LIVE_HEIGHT = 340  # px of the live picture, beside the sampler settings: on a 1280×800 projector's first screen
+STEP_HEIGHT = 260  # px of each step-through picture (x_t, ε̂, x̂₀): the frame slider and all three fit a screen
 
 
 class Live(NamedTuple):
@@ -177,24 +179,27 @@ def model_controls(model_name, my_models=None) -> ModelControls:
 
 def build(page: gr.Blocks, runs: gr.State, my_models: gr.State) -> gr.Dropdown:
     """The tab's layout and events; returns its model menu (the training tab adds this browser's models to it)."""
+    # Compact, for a projector (1280×800): Generate beside the model and the live picture beside the settings.
     with gr.Row():
         model = gr.Dropdown(MENU.choices(), value=default_model(), label="Model (dataset · training schedule)",
                             scale=3, elem_id="reverse-model")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed (x_T)", scale=1, elem_id="reverse-seed")
         label = gr.Dropdown([("none (unconditional)", -1), *((c, k) for k, c in enumerate(data.FASHION_CLASSES))],
                             value=-1, label="Class", scale=2)
+        with gr.Column(scale=1, min_width=140):
+            go_button = gr.Button("Generate", variant="primary", elem_id="reverse-generate")
+            stop_button = gr.Button("Stop", elem_id="reverse-stop")
     with gr.Row():
-        sampler = gr.Radio([("DDPM (all T steps)", "ddpm"), ("DDIM", "ddim")], value="ddim", label="Sampler")
-        steps = gr.Slider(1, 1000, value=50, step=1, label="DDIM steps")
-        eta = gr.Slider(0, 1, value=0, step=0.05, label="DDIM η (0: deterministic, 1: DDPM-like noise)")
-        n = gr.Slider(1, MAX_POINTS, value=16, step=1, label="Number of samples")
-    with gr.Row():
-        go_button = gr.Button("Generate", variant="primary", elem_id="reverse-generate")
-        stop_button = gr.Button("Stop")
-    progress_text = gr.Markdown(elem_id="reverse-status")
-    with gr.Row():
-        live = gr.Image(label="Live: x_t as sampling runs", format="png", interactive=False, height=320)
-        live_points = gr.Plot(label="Live: the points as sampling runs")
+        with gr.Column(scale=2, min_width=320):  # the sampler's settings, and beside them the live picture
+            sampler = gr.Radio([("DDPM (all T steps)", "ddpm"), ("DDIM", "ddim")], value="ddim", label="Sampler")
+            steps = gr.Slider(1, 1000, value=50, step=1, label="DDIM steps", elem_id="reverse-steps")
+            eta = gr.Slider(0, 1, value=0, step=0.05, label="DDIM η (0: deterministic, 1: DDPM-like noise)")
+            n = gr.Slider(1, MAX_POINTS, value=16, step=1, label="Number of samples")
+            progress_text = gr.Markdown(elem_id="reverse-status")
+        with gr.Column(scale=5):
+            live = gr.Image(label="Live: x_t as sampling runs", format="png", interactive=False, height=LIVE_HEIGHT,
+                            elem_id="reverse-live")
+            live_points = gr.Plot(label="Live: the points as sampling runs", elem_id="reverse-live-points")
     run_id = gr.Textbox(visible=False)
     gr.Markdown("### Step through the recorded run (the frames are cached; 2D views only recompute the arrow field)")
     with gr.Row(equal_height=True):
@@ -206,11 +211,12 @@ def build(page: gr.Blocks, runs: gr.State, my_models: gr.State) -> gr.Dropdown:
         pause_button = gr.Button("■ Pause", scale=1, min_width=80)
     frame_info = gr.Markdown()
     with gr.Row() as step_images:
-        view_x = gr.Image(label="x_t: what the model sees", format="png", interactive=False, height=320,
+        view_x = gr.Image(label="x_t: what the model sees", format="png", interactive=False, height=STEP_HEIGHT,
                           elem_id="reverse-xt")
         view_eps = gr.Image(label="ε̂: the noise it predicts (shown as ε̂/3)", format="png", interactive=False,
-                            height=320)
-        view_x0 = gr.Image(label="x̂₀: the clean picture it predicts", format="png", interactive=False, height=320)
+                            height=STEP_HEIGHT)
+        view_x0 = gr.Image(label="x̂₀: the clean picture it predicts", format="png", interactive=False,
+                           height=STEP_HEIGHT)
     view_points = gr.Plot(label="2D: points x_t (blue), their x̂₀ (orange), paths so far, and the model's score "
                                 "direction −ε̂ on a grid (green)")
     schedule_plot = gr.Plot(label="The model's schedule, with the current step marked")

@@ -142,11 +142,15 @@ def build(page: gr.Blocks, my_models: gr.State) -> gr.Dropdown:
     """The tab's layout and events; returns its model menu (the training panel adds to it)."""
     gr.Markdown("Encode an image and see its tokens. **Hover** a cell for its code; **click** a cell, then a "
                 "code of the codebook, to swap it and watch the decoder redraw that patch.")
-    with gr.Row():
-        model = gr.Dropdown(MENU.choices(), value="vq-fashion", label="Model", scale=2, allow_custom_value=True,
-                            elem_id="vq-tok-model")
-    pick = image_picker("vq-tok", 0)
-    encode = gr.Button("Encode", variant="primary", elem_id="vq-encode")
+    # One row of controls, so that on a projector (1280×800) the token map and the decode are on the first screen.
+    with gr.Row(equal_height=True):
+        with gr.Column(scale=0, min_width=330):
+            model = gr.Dropdown(MENU.choices(), value="vq-fashion", label="Model", allow_custom_value=True,
+                                elem_id="vq-tok-model")
+        with gr.Column(scale=1, min_width=420):
+            pick = image_picker("vq-tok", 0)
+        with gr.Column(scale=0, min_width=110):
+            encode = gr.Button("Encode", variant="primary", elem_id="vq-encode")
     state = session_state({})
     with gr.Row():
         with gr.Column(scale=2, min_width=300):
