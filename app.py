@@ -49,7 +49,7 @@ PAGES = [
 
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 CSS = """
-.gradio-container {max-width: 1600px !important; margin: auto;}
+.gradio-container {max-width: 1600px !important; width: 100% !important; margin: 0 auto !important;}
 /* presenter mode (?present=1, or the toggle; remembered in this browser): big text, full width, no side panels */
 html.present .gradio-container {max-width: 1920px !important; width: 100% !important; margin: 0 auto !important;}
 html.present .gradio-container :is(p, li, label, span, input, textarea, button, td, th, small, .prose) {

@@ -282,3 +282,30 @@ def test_browser_two_sessions_step_through_their_own_grids(browser, server_url, 
     finally:
         for context in contexts:
             context.close()
+
+
+@needs_chromium
+def test_browser_projector_first_screen(browser, server_url, artifacts_dir):
+    """At 1280×800 (a projector), pressing Build shows its output without scrolling: the progress line and the top
+    of the grids are on the first screen, and the dataset's name is not cut off."""
+    from browsing import assert_in_first_screen
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        pg = context.new_page()
+        pg.goto(server_url + "/guidance")
+        if HAVE_FASHION:  # the first dataset: both image grids side by side
+            for elem in ("#guidance-cfg", "#guidance-cg"):
+                assert_in_first_screen(pg, elem)
+        _ring8_grid(pg, server_url, "0, 1, 2, 4, 8", 0)
+        name = pg.locator("#guidance-dataset input").first
+        assert name.evaluate("e => e.scrollWidth <= e.clientWidth"), "the dataset's name is cut off"
+        pg.evaluate("() => window.scrollTo(0, 0)")
+        pg.locator("#guidance-build").click()
+        pg.get_by_text(re.compile(r"Done: 5 scales × 2 seeds")).first.wait_for(timeout=120_000)
+        pg.locator("#guidance-points .js-plotly-plot").first.wait_for(timeout=30_000)
+        assert_in_first_screen(pg, "#guidance-progress")
+        assert_in_first_screen(pg, "#guidance-points")
+        pg.screenshot(path=os.path.join(artifacts_dir, "guidance-projector.png"))
+    finally:
+        context.close()

@@ -174,19 +174,20 @@ def export_png(grid_id, grids=None) -> str:
 def build_tab(c: Controls) -> GridTab:
     """The tab's layout and events."""
     with gr.Row():
-        n_seeds = gr.Slider(1, guidance.MAX_SEEDS, value=4, step=1, label="Seeds (columns)", elem_id="guidance-seeds")
-        first_seed = gr.Number(0, precision=0, minimum=0, label="First seed (columns use seed, seed+1, …)",
+        n_seeds = gr.Slider(1, guidance.MAX_SEEDS, value=4, step=1, label="Seeds (columns)", scale=3,
+                            elem_id="guidance-seeds")
+        first_seed = gr.Number(0, precision=0, minimum=0, label="First seed (columns: seed, seed+1, …)", scale=3,
                                elem_id="guidance-first-seed")
-        build_button = gr.Button("Build both grids", variant="primary", elem_id="guidance-build")
-        stop_button = gr.Button("Stop", elem_id="guidance-stop")
+        build_button = gr.Button("Build both grids", variant="primary", scale=3, elem_id="guidance-build")
+        stop_button = gr.Button("Stop", scale=1, elem_id="guidance-stop")
     progress = gr.Markdown(elem_id="guidance-progress")
     with gr.Row():
         cfg_image = gr.Image(label="Classifier-free guidance (rows: w)", format="png", interactive=False,
                              elem_id="guidance-cfg", show_label=False)  # the picture carries its title
         cg_image = gr.Image(label="Classifier guidance (rows: s)", format="png", interactive=False,
                             elem_id="guidance-cg", show_label=False)
-    points = gr.Plot(label="2D: the paths of the seeds' points in every cell (top: CFG, bottom: classifier)",
-                     visible=False, elem_id="guidance-points")
+        points = gr.Plot(label="2D: the paths of the seeds' points in every cell (top: CFG, bottom: classifier)",
+                         visible=False, elem_id="guidance-points", show_label=False)  # 2D, instead of the images
     with gr.Row():
         png_button = gr.Button("Export both grids as PNG")
         png_file = gr.File(label="PNG", interactive=False, height=80)

@@ -114,21 +114,28 @@ def show_convention(scales_text) -> str:
 
 
 def controls(datasets: list[str]) -> Controls:
-    """The settings row, the negative-guidance shortcuts and the convention table."""
+    """The settings in one row, then the scale convention (closed) with the negative-guidance shortcuts beside it:
+    short, so the outputs below start on a projector's first screen."""
     first = datasets[0]
     with gr.Row():
-        dataset = gr.Dropdown([(TITLES[d], d) for d in datasets], value=first, label="Dataset", scale=2,
-                              elem_id="guidance-dataset")
+        dataset = gr.Dropdown([(TITLES[d], d) for d in datasets], value=first, label="Dataset", scale=4, min_width=255,
+                              elem_id="guidance-dataset")  # wide enough for "ring of 8 Gaussians (2D)"
         label = gr.Dropdown([(c, k) for k, c in enumerate(setup_of(first).denoiser.class_names)],
-                            value=default_label(first), label="Class", scale=2, elem_id="guidance-class",
+                            value=default_label(first), label="Class", scale=2, min_width=150, elem_id="guidance-class",
                             allow_custom_value=True)  # choices follow the dataset; the handler checks the value
-        scales = gr.Textbox(DEFAULT_SCALES, label="Scales (comma-separated; rows)", scale=2, elem_id="guidance-scales")
-        sampler = gr.Radio([("DDIM", "ddim"), ("DDPM (all T)", "ddpm")], value="ddim", label="Sampler", scale=2)
-        steps = gr.Slider(5, MAX_STEPS_DDIM, value=50, step=1, label="DDIM steps", scale=2, elem_id="guidance-steps")
-    with gr.Row():
-        negative = gr.Button(f"Try negative guidance (scales {NEGATIVE_SCALES.replace('-', '−')})", size="sm")
-        positive = gr.Button(f"Back to {DEFAULT_SCALES}", size="sm")
-    conv = gr.Markdown(convention(parse_scales(DEFAULT_SCALES)))
+        scales = gr.Textbox(DEFAULT_SCALES, label="Scales (rows)", scale=2, min_width=150,
+                            elem_id="guidance-scales")
+        sampler = gr.Radio([("DDIM", "ddim"), ("DDPM (all T)", "ddpm")], value="ddim", label="Sampler", scale=4,
+                           min_width=260)
+        steps = gr.Slider(5, MAX_STEPS_DDIM, value=50, step=1, label="DDIM steps", scale=3, min_width=180,
+                          elem_id="guidance-steps")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3), gr.Accordion("How to read the scales: our w vs Ho & Salimans' w′", open=False,
+                                              elem_id="guidance-convention-box"):
+            conv = gr.Markdown(convention(parse_scales(DEFAULT_SCALES)), elem_id="guidance-convention")
+        negative = gr.Button(f"Try negative guidance ({NEGATIVE_SCALES.replace('-', '−')})", size="sm", scale=1,
+                             min_width=290, elem_id="guidance-negative")
+        positive = gr.Button(f"Back to {DEFAULT_SCALES}", size="sm", scale=1, min_width=160, elem_id="guidance-positive")
     for button, text in ((negative, NEGATIVE_SCALES), (positive, DEFAULT_SCALES)):
         button.click(lambda text=text: text, None, scales, api_visibility="private", **CHEAP).then(
             show_convention, scales, conv, api_visibility="private", **CHEAP)

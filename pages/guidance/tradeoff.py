@@ -114,9 +114,10 @@ def build_tab(c: Controls) -> TradeoffTab:
         measure_button = gr.Button("Measure", variant="primary", elem_id="guidance-measure")
         measure_stop = gr.Button("Stop", elem_id="guidance-measure-stop")
     measure_text = gr.Markdown(elem_id="guidance-measure-text")
-    curves = gr.Plot(label="Fidelity, diversity and distance to real data, over the scale")
+    curves = gr.Plot(label="Fidelity, diversity and distance to real data, over the scale",
+                     show_label=False)  # the figure carries its title
     densities = gr.Plot(label="2D: where the samples of each scale land (top: CFG, bottom: classifier)",
-                        visible=False)
+                        visible=False, show_label=False)  # the figure carries its title
     table = gr.Markdown()
     measuring = measure_button.click(measure, [c.dataset, c.label, c.scales, n, seed, c.sampler, c.steps],
                                      [curves, densities, table, measure_text], api_name="guidance_tradeoff",

@@ -49,6 +49,15 @@ def _real(real: Dataset, label: int) -> tuple[np.ndarray, np.ndarray]:
     return real.x.numpy(), real.x[real.y == label].numpy()
 
 
+PANEL_HEIGHT = 230  # px per row of 2D panels (a little under the square panels' width at five scales)
+
+
+def _titled(fig: go.Figure, title: str, height: int) -> go.Figure:
+    """A title above the panels' own titles: the page shows no label over the figure, which would cover them."""
+    return fig.update_layout(title=dict(text=title, x=0.01, xanchor="left", y=0.99, yanchor="top", font=dict(size=14)),
+                             height=height, margin=dict(t=64))
+
+
 def paths_figure(trajectories: dict[str, Trajectory], scales, seeds, real: Dataset, label: int) -> go.Figure:
     """2D: the path of every seed's point in every cell, a panel per method and scale, over the real data."""
     panels = {}
@@ -56,14 +65,18 @@ def paths_figure(trajectories: dict[str, Trajectory], scales, seeds, real: Datas
         paths = tr.x_t.float().numpy()  # (F, rows · cols, 2)
         for r, w in enumerate(scales):
             panels[_panel_name(method, w)] = {"paths": paths[:, r * len(seeds):(r + 1) * len(seeds)]}
-    return guided_points_figure(panels, *_real(real, label), ncols=len(scales))
+    return _titled(guided_points_figure(panels, *_real(real, label), ncols=len(scales)),
+                   "The paths of the seeds' points in every cell (top: classifier-free, bottom: classifier)",
+                   PANEL_HEIGHT * len(trajectories) + 110)
 
 
 def densities_figure(samples: dict[str, torch.Tensor], scales, real: Dataset, label: int) -> go.Figure:
     """2D: where the samples of each scale land (samples[method]: (scales, n, 2)), a panel per method and scale."""
     panels = {_panel_name(method, w): {"density": x[r].float().cpu().numpy()}
               for method, x in samples.items() for r, w in enumerate(scales)}
-    return guided_points_figure(panels, *_real(real, label), ncols=len(scales))
+    return _titled(guided_points_figure(panels, *_real(real, label), ncols=len(scales)),
+                   "Where the samples of each scale land (top: classifier-free, bottom: classifier)",
+                   PANEL_HEIGHT * len(samples) + 110)
 
 
 def cell_points_figure(trajectory: Trajectory, cell: int, frame: int, reference: Dataset, title: str) -> go.Figure:
@@ -99,4 +112,5 @@ def tradeoff_figure(scales: list[float], rows: dict[str, dict]) -> go.Figure:
     panels = {"accuracy": "accuracy on the requested class", "diversity": "diversity (mean pairwise distance)",
               distance: DISTANCES[distance]}
     curves = {METHODS[method]: r for method, r in rows.items()}
-    return _tradeoff_figure(scales, curves, next(iter(rows.values()))["real"], panels)
+    return _titled(_tradeoff_figure(scales, curves, next(iter(rows.values()))["real"], panels),
+                   "Fidelity, diversity and distance to real data, over the scale", 390)
