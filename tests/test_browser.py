@@ -90,3 +90,58 @@ def test_forward_toy_tab(page, server_url, artifacts_dir):
     page.locator("#toy-t input[type=range]").fill("900")
     page.get_by_text("t = 900 of 1000").first.wait_for(timeout=30_000)
     page.screenshot(path=os.path.join(artifacts_dir, "forward-toy.png"), full_page=True)
+
+
+@pytest.fixture
+def projector(browser, server_url):
+    """A page at a projector's 1280×800."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    assert errors == [], errors
+    context.close()
+
+
+def test_projector_forward_pictures_and_slider_on_the_first_screen(projector, server_url, artifacts_dir):
+    from browsing import assert_in_first_screen
+    projector.goto(server_url + "/forward")
+    before = _src(projector, "forward-a")
+    projector.locator("#forward-t input[type=range]").fill("300")
+    _wait_src_change(projector, "forward-a", before)
+    for selector in ("#forward-a", "#forward-b", "#forward-t", "#forward-play"):
+        assert_in_first_screen(projector, selector)
+    projector.screenshot(path=os.path.join(artifacts_dir, "forward-projector.png"))
+
+
+def test_projector_autoencoders_reconstruction_on_the_first_screen(projector, server_url, artifacts_dir):
+    from browsing import assert_in_first_screen
+    projector.goto(server_url + "/autoencoders")
+    before = _src(projector, "ae-rec-image")
+    projector.locator("#ae-reconstruct").click()
+    _src(projector, "ae-rec-image")  # the page shows its first reconstruction on load; Reconstruct redraws it
+    for selector in ("#ae-rec-image", "#ae-reconstruct"):
+        assert_in_first_screen(projector, selector)
+    projector.screenshot(path=os.path.join(artifacts_dir, "autoencoders-projector.png"))
+
+
+def test_presenter_mode_is_big_wide_and_remembered(browser, server_url, artifacts_dir):
+    """?present=1 turns it on, it is remembered in the browser, the toggle turns it off; text ≥ 18 px, full width."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    pg = context.new_page()
+    pg.goto(server_url + "/forward?present=1")
+    pg.locator("#forward-a img").wait_for(timeout=30_000)
+    assert pg.evaluate("() => document.documentElement.classList.contains('present')")
+    width = pg.evaluate("() => document.querySelector('.gradio-container').getBoundingClientRect().width")
+    assert width > 1800
+    sizes = pg.evaluate("() => [...document.querySelectorAll('.gradio-container label span, .gradio-container p')]"
+                        ".filter(e => e.offsetParent).map(e => parseFloat(getComputedStyle(e).fontSize))")
+    assert sizes and min(sizes) >= 18, sorted(sizes)[:5]
+    pg.screenshot(path=os.path.join(artifacts_dir, "forward-presenter.png"))
+    pg.goto(server_url + "/reverse")  # remembered across pages of this browser
+    pg.locator("#present-toggle").wait_for(timeout=30_000)
+    assert pg.evaluate("() => document.documentElement.classList.contains('present')")
+    pg.locator("#present-toggle").click()
+    assert not pg.evaluate("() => document.documentElement.classList.contains('present')")
+    context.close()
