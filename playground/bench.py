@@ -7,7 +7,7 @@ import time
 import torch
 
 from . import data, viz
-from .devices import default_device
+from .devices import cpu_budget, default_device
 from .diffusion import closed_form_vs_iterated, make_schedule
 from .diffusion.forward import noise_at
 
@@ -142,6 +142,9 @@ def training_figures(steps: int = 30) -> dict[str, float]:
             if r.spec.vq not in checkpoints.available():
                 continue
             ds = prior.tokenise(ds, checkpoints.load(r.spec.vq, device=DEVICE).model)
+        if r.spec.family == "clip":  # CLIP trains on the token ids of each scene's captions
+            from . import clip
+            ds = clip.training_set(ds, r.spec)
         stamps = {}
         for event in train_steps(r.spec, ds, steps, device=DEVICE):
             _sync()
@@ -216,6 +219,7 @@ def startup_figures() -> dict[str, float]:
 
 
 def run() -> None:
+    torch.set_num_threads(cpu_budget()[2])  # as the app runs them (see devices.cpu_budget)
     print(f"machine: {machine()}")
     for group in (startup_figures, forward_figures, sampling_figures, guidance_figures, gan_figures, vq_figures,
                   training_figures):

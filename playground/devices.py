@@ -37,3 +37,13 @@ def device_of(model) -> torch.device:
     parameters = getattr(model, "parameters", None)
     first = next(iter(parameters()), None) if callable(parameters) else None
     return first.device if first is not None else torch.device("cpu")
+
+
+def cpu_budget() -> tuple[int, int, int]:
+    """(cores, expensive jobs at once, torch threads per job) for a server that runs expensive jobs (training,
+    measuring) beside one shared sampling batch: torch threads × (expensive jobs + 1) ≤ cores. Many threads per
+    job on few cores lose more to waiting for each other than they gain, worst of all when the machine is busy.
+    $PLAYGROUND_EXPENSIVE_JOBS overrides the number of expensive jobs."""
+    cores = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    jobs = max(1, int(os.environ.get("PLAYGROUND_EXPENSIVE_JOBS", max(1, cores // 4))))
+    return cores, jobs, max(1, cores // (jobs + 1))

@@ -16,12 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from playground.devices import cpu_budget
 from playground.diffusion.batching import SharedSampler, Waiting
 
-CORES = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-EXPENSIVE_JOBS = max(1, int(os.environ.get("PLAYGROUND_EXPENSIVE_JOBS", max(1, CORES // 4))))  # at once
-# The shared sampler runs one batch at a time beside them: torch threads × (expensive jobs + 1) ≤ cores.
-TORCH_THREADS = max(1, CORES // (EXPENSIVE_JOBS + 1))
+CORES, EXPENSIVE_JOBS, TORCH_THREADS = cpu_budget()  # torch threads × (expensive jobs + the sampler) ≤ cores
 CHEAP_JOBS = 32  # cheap events at once (each takes milliseconds)
 
 EXPENSIVE = dict(concurrency_id="expensive", concurrency_limit=EXPENSIVE_JOBS)
