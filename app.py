@@ -120,6 +120,9 @@ def warm_up() -> None:
     from pages.vq import menu as vq_menu
     from playground import checkpoints
 
+    import time
+
+    began = time.perf_counter()
     real_data("fashion", "test")
     metric_classifier()
     for name in checkpoints.available():
@@ -127,6 +130,7 @@ def warm_up() -> None:
         if handle.family == "vq" and name in vq_menu.SHIPPED:
             vq_menu.colours(handle)
             vq_menu.test_usage(handle)
+    print(f"warm-up done in {time.perf_counter() - began:.1f} s: the shipped models are loaded", flush=True)
 
 
 def serve(demo: gr.Blocks, host: str, port: int, warm: bool = True, **launch) -> gr.Blocks:

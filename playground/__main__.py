@@ -1,4 +1,4 @@
-"""Command line: `python -m playground list | train NAME | sample NAME | bench | loadtest`."""
+"""Command line: `python -m playground list | train NAME | sample NAME | clip-score NAME | bench | loadtest`."""
 from __future__ import annotations
 
 import argparse
@@ -51,6 +51,9 @@ def card_metrics(name: str, model, spec, dataset_name: str, n: int | None, seed:
         return evaluate.gan_quality(model, spec, _metric_classifier())
     if family == "vq":
         return evaluate.vq_quality(model, spec, _metric_classifier())
+    if family == "clip":
+        from . import clip
+        return clip.card_metrics(model)
     if family == "token-prior":
         return evaluate.token_prior_quality(model, spec, checkpoints.load(spec.vq, device="cpu").model,
                                              _metric_classifier())
@@ -73,6 +76,9 @@ def cmd_train(args) -> int:
     dataset = data.load(recipe.dataset, "train", n=recipe.n, seed=recipe.seed)
     if recipe.spec.family == "token-prior":  # the prior learns the tokens of its tokenizer, made once here
         dataset = tokenise(dataset, checkpoints.load(recipe.spec.vq, device=device).model)
+    if recipe.spec.family == "clip":  # CLIP learns from the token ids of every caption of each scene
+        from . import clip
+        dataset = clip.training_set(dataset, recipe.spec)
     resume, done_before = None, 0
     if args.resume:  # go on from the checkpoint in --out (its weights; the optimizer starts afresh)
         previous = checkpoints.load(args.name, Path(args.out), device=device)
@@ -150,6 +156,25 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_clip_score(args) -> int:
+    from . import checkpoints, clip, data
+
+    folder = Path(args.folder)
+    m = checkpoints.load(args.name, folder, device=args.device)
+    if m.family != "clip":
+        raise ValueError(f"{args.name} is a {m.family}, not a CLIP model; CLIP models: " + ", ".join(
+            n for n in checkpoints.available(folder) if checkpoints.card(n, folder)["family"] == "clip"))
+    text = clip.check_text(args.text)
+    if unknown := clip.unknown_words(m.model, text):
+        print(f"note: not in {args.name}'s vocabulary, read as <unk>: {', '.join(unknown)}", file=sys.stderr)
+    images = torch.stack([data.load_image(path, size=m.spec.image_size, channels=3) for path in args.images])
+    scores = clip.clip_score(m.model, images, text)
+    print(f"CLIPScore = 2.5 · max(cos, 0), from 0 to 2.5; higher means a better match with {text!r}")
+    for path, score in zip(args.images, scores.tolist()):
+        print(f"{score:.4f}  {path}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from . import bench
 
@@ -160,7 +185,7 @@ def cmd_bench(args) -> int:
 def cmd_loadtest(args) -> int:
     from . import loadtest
 
-    return loadtest.main(args.students, args.seconds, args.action)
+    return loadtest.main(args.students, args.seconds, args.action, args.scenario)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,11 +214,20 @@ def main(argv: list[str] | None = None) -> int:
     smp.add_argument("--seed", type=int, default=0)
     smp.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     smp.set_defaults(run=cmd_sample)
+    score = commands.add_parser("clip-score", help="CLIPScore of images against a text with a CLIP model (higher: better match)")
+    score.add_argument("name")
+    score.add_argument("--text", required=True, help="the caption, e.g. 'a red circle'")
+    score.add_argument("images", nargs="+", help="image files (any size: centre-cropped and resized to 32×32 RGB)")
+    score.add_argument("--folder", default=str(CHECKPOINTS), help="the folder holding NAME (default: the shipped models)")
+    score.add_argument("--device", help="cpu, cuda, cuda:N or mps")
+    score.set_defaults(run=cmd_clip_score)
     commands.add_parser("bench", help="print speed figures measured on this machine").set_defaults(run=cmd_bench)
     load = commands.add_parser("loadtest", help="simulate a class against a fresh app on 127.0.0.1 (bounded, stops by itself)")
     load.add_argument("--students", type=int, default=30)
     load.add_argument("--seconds", type=float, default=60.0)
     load.add_argument("--action", action="append", help="only these actions (repeatable); default: all")
+    load.add_argument("--scenario", choices=["mix", "generate"], default="mix",
+                      help="mix: the common actions for --seconds; generate: everyone presses Generate at once")
     load.set_defaults(run=cmd_loadtest)
     args = parser.parse_args(argv)
     try:

@@ -194,7 +194,7 @@ def vq_figures() -> dict[str, float]:
 
 
 def startup_figures() -> dict[str, float]:
-    """A fresh `python app.py`: seconds until `/` answers, then each page's first visit (the HTML of its route)."""
+    """A fresh `python app.py`: seconds until `/` answers; then, once its warm-up has loaded the models, each page's first visit."""
     import shutil
     import tempfile
     import urllib.request
@@ -210,7 +210,7 @@ def startup_figures() -> dict[str, float]:
             began = time.perf_counter()
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{route}", timeout=60) as response:
                 response.read()
-            figures[f"first visit to {route}, right after start (s)"] = time.perf_counter() - began
+            figures[f"first visit to {route}, once warm (s)"] = time.perf_counter() - began
     finally:
         process.terminate()
         process.wait(timeout=20)

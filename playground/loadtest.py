@@ -1,10 +1,15 @@
-"""`python -m playground loadtest [--students 30 --seconds 60]`: a class on one machine, simulated.
+"""`python -m playground loadtest [--students 30 --seconds 60] [--scenario mix|generate]`: a class on one machine,
+simulated.
 
 It starts the app (`python app.py`) on a free port of 127.0.0.1, sends requests only there, and stops by itself:
 N students, each with its own session, repeat the common actions of the pages for a fixed time. It prints, per
 action, the count, p50 / p95 / max latency and errors, whether each student saw a queue position, the server's
 cold start, its peak resident memory, and how much its temp folder grew. Bounded: at most `--seconds` of load
 (plus the requests in flight) and a hard timeout on every request.
+
+Scenario "mix" (the default) repeats the actions below, weighted, for `--seconds`; `--action` picks some of them
+(only the slider, say). Scenario "generate" has every student press Generate at the same moment and compares the
+last one's wait with one batched run of all their images.
 """
 from __future__ import annotations
 
@@ -57,24 +62,36 @@ def _folder_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20 if path.exists() else 0.0
 
 
-def start_app(port: int, temp: Path, students: int) -> tuple[subprocess.Popen, float]:
-    """Start app.py on 127.0.0.1:port; returns (process, seconds until `/` answered)."""
+def start_app(port: int, temp: Path, students: int, warm_timeout: float = 180.0) -> tuple[subprocess.Popen, float]:
+    """Start app.py on 127.0.0.1:port; returns (process, seconds until `/` answered). It then waits for the app's
+    warm-up (the shipped models loaded), as a class's server has long finished it when students arrive."""
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(temp), "HF_HUB_OFFLINE": "1"}
     began = time.perf_counter()
     process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = began + 120
-    while time.perf_counter() < deadline:
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    warmed = threading.Event()
+
+    def read_output() -> None:
+        for line in process.stdout:
+            if line.startswith("warm-up done"):
+                warmed.set()
+    threading.Thread(target=read_output, daemon=True).start()
+    cold_start = None
+    while time.perf_counter() - began < 120:
         if process.poll() is not None:
-            raise RuntimeError("the app exited: " + process.stderr.read().decode()[-2000:])
+            raise RuntimeError("the app exited before it answered")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
                 if response.status == 200:
-                    return process, time.perf_counter() - began
+                    cold_start = time.perf_counter() - began
+                    break
         except OSError:
             time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the app did not answer within 120 s")
+    if cold_start is None:
+        process.kill()
+        raise RuntimeError("the app did not answer within 120 s")
+    warmed.wait(warm_timeout)
+    return process, cold_start
 
 
 def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = None, seed: int = 0,
@@ -95,7 +112,8 @@ def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = N
 
     def student(k: int) -> None:
         rng = np.random.default_rng(seed + k)
-        client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+        client = Client(url, verbose=False, download_files=False, analytics_enabled=False,
+                        httpx_kwargs={"timeout": request_timeout})
         names, weights = list(chosen), np.array([chosen[n][2] for n in chosen], dtype=float)
         while time.perf_counter() < stop_at:
             name = names[rng.choice(len(names), p=weights / weights.sum())]
@@ -105,13 +123,14 @@ def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = N
                 job = client.submit(*make_args(rng), api_name=api_name)
                 while not job.done():
                     status = job.status()
-                    if getattr(status, "rank", None) is not None:
+                    told = any("In line for the sampler" in str(o) for o in job.outputs()[-1:])
+                    if getattr(status, "rank", None) is not None or told:
                         with lock:
                             queued.add(k)
                     if time.perf_counter() - began > request_timeout:
                         job.cancel()
                         raise TimeoutError(f"no answer within {request_timeout:.0f} s")
-                    time.sleep(0.05)
+                    time.sleep(0.1)
                 job.result(timeout=request_timeout)
                 with lock:
                     latencies[name].append(time.perf_counter() - began)
@@ -145,7 +164,86 @@ def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = N
     return figures
 
 
-def main(students: int = 30, seconds: float = 60.0, actions: list[str] | None = None) -> int:
+def batched_reference(images: int, steps: int = 50) -> float:
+    """Seconds for one batched DDIM run of `images` Fashion samples in this process, with the app's thread count:
+    the cost a perfectly batched class would pay."""
+    import torch
+
+    from . import checkpoints
+    from .devices import cpu_budget
+    from .diffusion import sample
+
+    torch.set_num_threads(cpu_budget()[2])
+    m = checkpoints.load("ddpm-fashion-cosine")
+    x_T, y = m.noise(images, 0), m.labels(images, None)
+    began = time.perf_counter()
+    sample(m.model, m.schedule, x_T, "ddim", steps, y=y)
+    return time.perf_counter() - began
+
+
+def generate_at_once(students: int = 30, request_timeout: float = 600.0) -> dict:
+    """Every student presses Generate (16 Fashion samples, DDIM-50) at the same moment. Returns each finish time,
+    whether each saw its place in line, and one batched run of all their images for comparison."""
+    from gradio_client import Client
+
+    if not 1 <= students <= 200:
+        raise ValueError("students must be from 1 to 200")
+    temp = Path(tempfile.mkdtemp(prefix="playground-loadtest-"))
+    port = _free_port()
+    process, cold_start = start_app(port, temp, students)
+    url = f"http://127.0.0.1:{port}/"
+    clients = [Client(url, verbose=False, download_files=False, analytics_enabled=False,
+                      httpx_kwargs={"timeout": request_timeout}) for _ in range(students)]
+    finished, told, errors = [None] * students, [False] * students, []
+    go = threading.Event()
+
+    def student(k: int) -> None:
+        go.wait()
+        began = time.perf_counter()
+        try:
+            job = clients[k].submit("ddpm-fashion-cosine", k, "ddim", 50, 0.0, 16, -1, api_name="/reverse_generate")
+            while not job.done():
+                status = job.status()
+                if getattr(status, "rank", None) or any("In line for the sampler" in str(o) for o in job.outputs()[-1:]):
+                    told[k] = True
+                time.sleep(0.1)
+            job.result(timeout=request_timeout)
+            finished[k] = time.perf_counter() - began
+        except Exception as err:  # noqa: BLE001 - counted and shown
+            errors.append(f"{type(err).__name__}: {str(err)[:160]}")
+
+    threads = [threading.Thread(target=student, args=(k,), daemon=True) for k in range(students)]
+    for thread in threads:
+        thread.start()
+    go.set()
+    for thread in threads:
+        thread.join(timeout=request_timeout + 30)
+    peak = _rss_peak_mb(process.pid)
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    shutil.rmtree(temp, ignore_errors=True)
+    done = np.array([f for f in finished if f is not None])
+    reference = batched_reference(16 * students)
+    return {"students": students, "cold_start_s": cold_start, "peak_rss_mb": peak, "errors": errors,
+            "finished": len(done), "told_their_place": int(sum(told)),
+            "p50_s": float(np.percentile(done, 50)) if len(done) else float("nan"),
+            "max_s": float(done.max()) if len(done) else float("nan"), "batched_reference_s": reference}
+
+
+def main(students: int = 30, seconds: float = 60.0, actions: list[str] | None = None, scenario: str = "mix") -> int:
+    if scenario == "generate":
+        print(f"loadtest: {students} students press Generate (16 Fashion samples, DDIM-50) at once", flush=True)
+        f = generate_at_once(students)
+        print(f"{f['finished']} of {students} finished, {len(f['errors'])} errors; {f['told_their_place']} saw their "
+              f"place in line; p50 {f['p50_s']:.1f} s, last {f['max_s']:.1f} s; one batched run of all "
+              f"{16 * students} images in one process: {f['batched_reference_s']:.1f} s (last ÷ batched = "
+              f"{f['max_s'] / f['batched_reference_s']:.2f}); peak RSS {f['peak_rss_mb']:.0f} MB")
+        for error in f["errors"][:3]:
+            print(f"    error: {error}")
+        return 0 if not f["errors"] else 1
     print(f"loadtest: {students} students for {seconds:g} s against 127.0.0.1 (a fresh app process)", flush=True)
     f = run(students, seconds, actions)
     print(f"cold start to serve /: {f['cold_start_s']:.1f} s; peak RSS {f['peak_rss_mb']:.0f} MB; "
