@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from .autoencoders import AutoencoderSpec
+from .clip import CLIPSpec
 from .diffusion.classifier import NoisyClassifierSpec
 from .diffusion.ddpm import DiffusionSpec
 from .gan import GANSpec
@@ -75,7 +76,7 @@ class Conditional(Protocol):
 
 
 FAMILIES: dict[str, type] = {spec.family: spec for spec in (
-    DiffusionSpec, AutoencoderSpec, GANSpec, ClassifierSpec, NoisyClassifierSpec, VQSpec, TokenPriorSpec)}
+    DiffusionSpec, AutoencoderSpec, GANSpec, ClassifierSpec, NoisyClassifierSpec, VQSpec, TokenPriorSpec, CLIPSpec)}
 for _spec in FAMILIES.values():
     assert isinstance(_spec(), Family), _spec
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .autoencoders import AutoencoderSpec
+from .clip import CLIPSpec
 from .data import TOY2D
 from .diffusion.ddpm import DiffusionSpec
 from .diffusion.classifier import NoisyClassifierSpec
@@ -101,6 +102,9 @@ RECIPES: dict[str, Recipe] = {
                                     "(10% “any class”)"),
     "classifier-fashion": Recipe(ClassifierSpec(), "fashion", steps=1500,
                                  summary="metric classifier / feature net on real Fashion-MNIST"),
+    "clip-scenes": Recipe(CLIPSpec(batch_size=128, lr=1e-3), "scenes", steps=3000, n=16384,
+                          summary="mini-CLIP: CNN image encoder + causal transformer text encoder, symmetric InfoNCE, "
+                                  "captioned scenes (4 colour–shape pairs held out)"),
 }
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from playground import autoencoders, checkpoints, data, prior, vq
+from playground import autoencoders, checkpoints, clip, data, prior, vq
 from playground.autoencoders import AutoencoderSpec
 from playground.__main__ import main
 from playground.diffusion.ddpm import DiffusionSpec
@@ -106,7 +106,7 @@ def test_shipped_checkpoint(name):
     handle = checkpoints.load(name)
     model, spec, card = handle.model, handle.spec, handle.card
     assert card["name"] == name and card["family"] in ("ddpm", "classifier", "noisy-classifier", "autoencoder", "gan",
-                                                       "vq", "token-prior")
+                                                       "vq", "token-prior", "clip")
     for key in ("command", "steps_trained", "wall_time_s", "final_loss", "metrics", "dataset"):
         assert key in card, key
     assert card["command"].startswith(f"python -m playground train {name}")
@@ -143,6 +143,14 @@ def test_shipped_checkpoint(name):
         assert t.shape == (2, spec.grid, spec.grid) and 0 <= int(t.min()) and int(t.max()) < spec.codebook_size
         assert checkpoints.card(spec.vq)["spec"]["codebook_size"] == spec.codebook_size
         assert card["metrics"]["test_bits_per_image"] < card["metrics"]["uniform_bits_per_image"]
+        return
+    if card["family"] == "clip":  # meets the bar; zero-shot works on a few test scenes now
+        m = card["metrics"]
+        assert m["test_zero_shot_shape_accuracy"] >= 0.95 and m["test_zero_shot_colour_accuracy"] >= 0.95
+        assert m["heldout_text_to_image_R@1"] > 10 * m["heldout_chance_R@1"]
+        test = data.load_scenes("test", 50, seed=2, two_object_share=0.0)
+        p = clip.zero_shot(model, test.x, [f"a {s}" for s in data.SHAPE_CLASSES])
+        assert (p.argmax(1) == test.y).float().mean() > 0.85
         return
     if card["family"] == "gan":  # samples images in range; its card holds the measured figures
         x = model.sample(4, torch.Generator().manual_seed(0))

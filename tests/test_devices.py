@@ -4,7 +4,7 @@ so this checks placement, not numbers; values are checked on the CPU everywhere 
 import pytest
 import torch
 
-from playground import data, gan, vq
+from playground import clip, data, gan, vq
 from playground.autoencoders import AutoencoderSpec
 from playground.diffusion import ClassifierFree, ClassifierGuidance, denoise_steps, make_schedule
 from playground.diffusion.classifier import NoisyClassifierSpec
@@ -85,6 +85,7 @@ def tiny_family_specs():
         "dvae": vq.VQSpec(quantizer="gumbel", codebook_size=8, code_dim=4, width=4, image_size=8, downsample=2,
                           dataset="digits", batch_size=8),
         "token-prior": TokenPriorSpec(codebook_size=8, grid=4, d_model=16, layers=1, heads=2, batch_size=8),
+        "clip": clip.CLIPSpec(width=4, image_features=8, d_model=8, layers=1, heads=2, embed_dim=4, batch_size=8),
     }
 
 
@@ -94,6 +95,8 @@ def test_every_family_trains_on_the_chosen_device(name, monkeypatch):
     spec = tiny_family_specs()[name]
     if spec.family == "token-prior":
         ds = data.Dataset("tokens", torch.randint(0, 8, (32, 4, 4)), torch.randint(0, 10, (32,)), [str(k) for k in range(10)], "test")
+    elif spec.family == "clip":
+        ds = clip.training_set(data.load("scenes", n=32), spec)
     elif spec.sample_shape == (2,):
         ds = data.load("moons", n=32)
     else:

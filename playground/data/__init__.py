@@ -4,6 +4,7 @@ labels, class names and a human-readable `source` (shown in the UI).
     >>> from playground import data
     >>> ds = data.load("moons", n=512, seed=0)      # (512, 2)
     >>> ds = data.load("fashion", split="test")     # (10000, 1, 28, 28)
+    >>> ds = data.load("scenes", "heldout", n=500)  # captioned scenes with scene graphs (see data.shapes)
 """
 from __future__ import annotations
 
@@ -13,16 +14,21 @@ import torch
 
 from .base import Dataset
 from .images import FASHION_CLASSES, fashion_source, load_digits, load_fashion
-from .shapes import SHAPE_CLASSES, load_shapes
+from .shapes import (COLOURS, HELD_OUT, RELATIONS, SHAPE_CLASSES, SIZES, VOCABULARY, Scene, SceneDataset, SceneObject,
+                     captions, load_scenes, load_shapes, render, swap_colours)
+from .truth import scene_truth
 from .toy2d import TOY2D, load_toy2d
 from .uploads import ImageError, load_image
 
-IMAGE_DATASETS = ("fashion", "digits", "shapes")
+IMAGE_DATASETS = ("fashion", "digits", "shapes", "scenes")
 DATASETS = IMAGE_DATASETS + TOY2D
 
 
 def load(name: str, split: str = "train", n: int | None = None, seed: int = 0) -> Dataset:
-    """Load a dataset by name. `n` caps (toy 2D: sets) the size; `seed` makes it reproducible."""
+    """Load a dataset by name. `n` caps (toy 2D: sets) the size; `seed` makes it reproducible.
+    "scenes" also has the split "heldout" (the held-out colour–shape pairs) and returns a `SceneDataset`."""
+    if name == "scenes" and split == "heldout":
+        return load_scenes(split, n=n or 4096, seed=seed)
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
@@ -33,6 +39,8 @@ def load(name: str, split: str = "train", n: int | None = None, seed: int = 0) -
         return load_digits(split, n=n, seed=seed)
     if name == "shapes":
         return load_shapes(split, n=n or 2048, seed=seed)
+    if name == "scenes":
+        return load_scenes(split, n=n or 4096, seed=seed)
     if name in TOY2D:
         return load_toy2d(name, split, n=n or 2048, seed=seed)
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
@@ -40,7 +48,7 @@ def load(name: str, split: str = "train", n: int | None = None, seed: int = 0) -
 
 @functools.lru_cache(maxsize=8)
 def _cached(name: str, split: str) -> Dataset:
-    return load(name, split, n=512 if name == "shapes" else None)
+    return load(name, split, n=512 if name in ("shapes", "scenes") else None)
 
 
 def example(name: str, label: int, index: int, split: str = "test") -> tuple[torch.Tensor, str]:
@@ -60,7 +68,7 @@ def class_names(name: str) -> list[str]:
     """The class names of a dataset, without loading all of it."""
     if name == "fashion":
         return list(FASHION_CLASSES)
-    if name == "shapes":
+    if name in ("shapes", "scenes"):
         return list(SHAPE_CLASSES)
     return load(name, "test", n=16).class_names
 
@@ -73,4 +81,6 @@ def class_count(name: str, label: int, split: str = "test") -> int:
 __all__ = [
     "DATASETS", "IMAGE_DATASETS", "TOY2D", "FASHION_CLASSES", "SHAPE_CLASSES", "Dataset", "ImageError",
     "load", "example", "class_count", "class_names", "load_fashion", "load_digits", "load_shapes", "load_toy2d", "load_image", "fashion_source",
+    "COLOURS", "HELD_OUT", "RELATIONS", "SIZES", "VOCABULARY", "Scene", "SceneDataset", "SceneObject", "captions",
+    "load_scenes", "render", "scene_truth", "swap_colours",
 ]
