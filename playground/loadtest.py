@@ -124,7 +124,7 @@ def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = N
                 while not job.done():
                     status = job.status()
                     told = any("In line for the sampler" in str(o) for o in job.outputs()[-1:])
-                    if getattr(status, "rank", None) is not None or told:
+                    if (getattr(status, "rank", None) or 0) > 0 or told:
                         with lock:
                             queued.add(k)
                     if time.perf_counter() - began > request_timeout:
