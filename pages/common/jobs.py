@@ -55,3 +55,23 @@ def export_path(prefix: str, suffix: str) -> str:
     fd, path = tempfile.mkstemp(prefix=f"{prefix}-", suffix=suffix, dir=_EXPORTS)
     os.close(fd)
     return path
+
+
+# What one request may cost, in samples × network calls, from measured cost: a DDIM-50 grid of 16 Fashion images
+# (800) takes about 2.3 s on one core of the development machine, so 16,000 is about 45 s; 2D points cost about
+# a hundredth of an image. PLAYGROUND_TEACHER=1 on the server allows ten times more (a teacher's demonstration).
+TEACHER = os.environ.get("PLAYGROUND_TEACHER", "") == "1"
+MAX_IMAGE_STEPS = 16_000 * (10 if TEACHER else 1)
+POINTS_PER_IMAGE = 100
+
+
+def check_cost(samples: int, calls: int, modality: str, what: str) -> None:
+    """Refuse a request whose samples × network calls exceed this server's cap, saying the cap and how to lower it."""
+    from gradio import Error
+
+    cost = samples * calls / (POINTS_PER_IMAGE if modality == "points" else 1)
+    if cost > MAX_IMAGE_STEPS:
+        raise Error(f"{what} asks for {samples:,} samples × {calls:,} network calls; this server allows "
+                    f"{MAX_IMAGE_STEPS * (POINTS_PER_IMAGE if modality == 'points' else 1):,} (about 45 s of one core"
+                    f"{', teacher setting' if TEACHER else ''}). Use fewer samples or steps"
+                    f"{'' if TEACHER else ', or start the server with PLAYGROUND_TEACHER=1'}.")

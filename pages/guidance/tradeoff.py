@@ -10,7 +10,7 @@ import gradio as gr
 from playground import guidance
 from playground.viz import guidance as guidance_viz
 
-from ..common import EXPENSIVE, check_int, check_seed, metric_classifier, real_data, throttle, user_errors
+from ..common import EXPENSIVE, check_cost, check_int, check_seed, metric_classifier, real_data, throttle, user_errors
 from .settings import METHOD_ORDER, Controls, check_settings
 
 MAX_PER_SCALE = 200  # samples per scale when measuring
@@ -62,6 +62,8 @@ def measure(dataset, label, scales_text, n, seed, sampler, steps):
     n = check_int(n, "samples per scale", 4, MAX_PER_SCALE)
     seed = check_seed(seed)
     denoiser, classifier = settings.setup
+    calls = denoiser.schedule.num_steps if settings.sampler == "ddpm" else settings.steps
+    check_cost(n * len(settings.scales) * len(METHOD_ORDER), calls, denoiser.modality, "Measure")
     images = denoiser.modality == "image"
     if images and metric_classifier() is None:
         raise gr.Error("The metric classifier (classifier-fashion) is not shipped: run "

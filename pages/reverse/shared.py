@@ -8,7 +8,7 @@ from playground import checkpoints, data
 from playground.families import spec_from_card
 from playground.models import Loaded
 
-from ..common import ModelMenu, check_choice, check_int, quoted
+from ..common import ModelMenu, check_choice, check_cost, check_int, quoted
 
 MAX_IMAGES, MAX_POINTS = 64, 2000  # samples per run
 DATASET_TITLES = {"fashion": "Fashion-MNIST", **data.toy2d.TOY2D_TITLES}
@@ -48,6 +48,7 @@ def check_sampling(model: Loaded, sampler, steps, eta, n, label) -> tuple[int, f
     if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 1:  # NaN fails too
         raise gr.Error(f"η must be a number from 0 to 1; got {quoted(eta)}.")
     n = check_int(n, "number of samples", 1, MAX_POINTS if model.modality == "points" else MAX_IMAGES)
+    check_cost(n, steps, model.modality, f"{sampler.upper()}-{steps}")
     if label in (None, "", -1) or not model.num_classes:
         return steps, float(eta), n, None
     return steps, float(eta), n, check_int(label, "class label", 0, model.num_classes - 1)
