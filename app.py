@@ -15,7 +15,7 @@ import argparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from pages import autoencoders, forward, gan, guidance, home, reverse, vq  # noqa: E402
+from pages import autoencoders, clip, forward, gan, guidance, home, reverse, vq  # noqa: E402
 from pages.common import findings, next_link, set_journey  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
@@ -45,6 +45,11 @@ PAGES = [
          teaches="Classifier-free guidance and classifier guidance side by side: rows are scales, columns are seeds "
                  "sharing x_T. The fidelity / diversity trade-off is measured from the samples, negative scales push "
                  "away from a class, and 2D densities show samples pulled toward the class's mode."),
+    dict(route="/clip", docs="clip", title="CLIP", module=clip, family="CLIP (contrastive image–text)",
+         teaches="Images and captions in one space, on scenes whose every fact is known: prompts as a zero-shot "
+                 "classifier, retrieval both ways with R@1 against chance, the modality gap, attribute binding "
+                 "(the true caption against colours swapped: where CLIP fails), the CLIP score calibrated (higher = "
+                 "a better match), and a mini-CLIP trained live with its similarity matrix lighting up."),
 ]
 
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
@@ -88,8 +93,8 @@ set_journey([(page["route"], page["title"]) for page in PAGES])  # the order of 
 
 
 def build_app() -> gr.Blocks:
-    # Gradio's cache of files sent to browsers: every 10 minutes, delete what is older than 30 (disk stays bounded)
-    with gr.Blocks(title="Generative Models Playground", analytics_enabled=False, delete_cache=(600, 1800)) as demo:
+    # Gradio's cache of files sent to browsers: every 5 minutes, delete what is older than 10 (disk stays bounded)
+    with gr.Blocks(title="Generative Models Playground", analytics_enabled=False, delete_cache=(300, 600)) as demo:
         home.build(demo, PAGES)
     for page in PAGES:
         with demo.route(page["title"], page["route"]) as route:

@@ -23,7 +23,9 @@ Use (every function takes the network, e.g. `checkpoints.load("clip-scenes").mod
     >>> clip.binding_test(m, test.x, test.scenes).prefers_truth       # share preferring the true binding
     >>> clip.modality_gap(m, test.x, test.captions)                   # ‖mean I_e − mean T_e‖
     >>> clip.project_pairs(m, test.x, test.captions)                  # 2D PCA of both embeddings
+    >>> clip.project_pairs(m, test.x, test.captions, axes="gap")      # x along the modality gap
     >>> clip.encode_images(m, test.x), clip.encode_texts(m, test.captions)   # unit vectors (N, 64)
+    >>> x, changed = clip.on_scene_background(data.load_image("drawing.png"))  # white paper -> the scenes' dark
 
 The CLIP score here is Hessel et al. 2021's CLIPScore, w · max(cos, 0) with w = 2.5: from 0 to 2.5, and HIGHER
 means the image matches the text better.
@@ -37,11 +39,12 @@ from .measure import (MAX_IMAGES, Binding, binding_test, card_metrics, check_ima
 from .model import CLIPSpec, MiniCLIP, info_nce, preview_scenes, training_set
 from .text import (MAX_PROMPT_CHARS, MAX_PROMPTS, MAX_TEXTS, MIN_PROMPTS, Tokenizer, check_prompts, check_text,
                    check_texts)
+from .uploads import on_scene_background
 
 __all__ = [
     "CLIPSpec", "MiniCLIP", "Tokenizer", "Binding", "info_nce", "training_set", "preview_scenes",
     "encode_images", "encode_texts", "similarity", "zero_shot", "clip_score", "retrieval_recall", "binding_test",
-    "modality_gap", "project_pairs", "unknown_words", "card_metrics",
+    "modality_gap", "project_pairs", "unknown_words", "card_metrics", "on_scene_background",
     "check_images", "check_prompts", "check_text", "check_texts",
     "MAX_IMAGES", "MAX_PROMPT_CHARS", "MAX_PROMPTS", "MIN_PROMPTS", "MAX_TEXTS",
 ]

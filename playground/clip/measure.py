@@ -148,13 +148,25 @@ def modality_gap(model, images, captions) -> float:
     return float((encode_images(model, images).mean(0) - encode_texts(model, captions).mean(0)).norm())
 
 
-def project_pairs(model, images, captions) -> tuple[torch.Tensor, torch.Tensor]:
-    """Image and text embeddings in one 2D PCA projection (fit on both together): ((N, 2), (N, 2))."""
+def project_pairs(model, images, captions, axes: str = "pca") -> tuple[torch.Tensor, torch.Tensor]:
+    """Image and text embeddings in one 2D plane, both centred on their joint mean: ((N, 2), (N, 2)).
+    axes="pca": the two principal directions of both together. axes="gap": x along the modality gap (from the
+    captions' centre to the images'), y the principal direction of what is left, so the gap shows as it is."""
+    if axes not in ("pca", "gap"):
+        raise ValueError(f"axes must be 'pca' or 'gap', got {axes!r}")
     i_e, t_e = encode_images(model, images), encode_texts(model, captions)
     both = torch.cat([i_e, t_e]).double()
     centred = both - both.mean(0)
-    _, _, v = torch.linalg.svd(centred, full_matrices=False)  # rows of v: principal directions
-    xy = (centred @ v[:2].T).float()
+    if axes == "gap":
+        gap = (i_e.mean(0) - t_e.mean(0)).double()
+        u = gap / gap.norm().clamp(min=1e-12)  # the gap's direction
+        rest = centred - (centred @ u)[:, None] * u  # what the gap direction leaves
+        _, _, v = torch.linalg.svd(rest, full_matrices=False)
+        basis = torch.stack([u, v[0]])
+    else:
+        _, _, v = torch.linalg.svd(centred, full_matrices=False)  # rows of v: principal directions
+        basis = v[:2]
+    xy = (centred @ basis.T).float()
     return xy[: len(i_e)], xy[len(i_e):]
 
 
