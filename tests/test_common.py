@@ -35,6 +35,7 @@ def test_remember_caps_a_sessions_store_and_says_so():
 def test_throttle_says_yes_at_most_once_per_interval():
     ready = throttle(60.0)
     assert ready() is True and ready() is False and ready(force=True) is True
+    assert ready(every=0.0) is True  # a new interval applies from then on
 
 
 def _job(steps=30, seed=0):

@@ -20,12 +20,15 @@ def session_state(value=None) -> gr.State:
 
 def throttle(every_s: float):
     """A callable that says True at most once every `every_s` seconds (and on force=True): how often a streaming
-    handler yields to the browser. Yielding at least every second also keeps Stop within a second."""
-    last = [0.0]
+    handler yields to the browser. Yielding at least every second also keeps Stop within a second.
+    `ready(every=...)` changes the interval from then on (a run that learns it shares a batch redraws less)."""
+    last, interval = [0.0], [every_s]
 
-    def ready(force: bool = False) -> bool:
+    def ready(force: bool = False, every: float | None = None) -> bool:
+        if every is not None:
+            interval[0] = every
         now = time.perf_counter()
-        if force or now - last[0] >= every_s:
+        if force or now - last[0] >= interval[0]:
             last[0] = now
             return True
         return False

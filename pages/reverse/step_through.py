@@ -93,8 +93,7 @@ def generate(model_name, seed, sampler, steps, eta, n, label, runs=None, my_mode
         if isinstance(event, Waiting):
             # a class shares one batch: fewer live redraws each (every 0.25 s alone, every ~2 s in a batch of 30),
             # so drawing 30 live pictures does not slow the sampling they all wait for
-            ready = throttle(LIVE_EVERY_S * max(1.0, event.requests_in_batch / 4))
-            if ready():
+            if ready(every=LIVE_EVERY_S * max(1.0, event.requests_in_batch / 4)):
                 yield Live(gr.update(), gr.update(), waiting_text(event, seconds), None, runs)
             continue
         recorder.add(event)
