@@ -195,26 +195,17 @@ def vq_figures() -> dict[str, float]:
 
 def startup_figures() -> dict[str, float]:
     """A fresh `python app.py`: seconds until `/` answers; then, once its warm-up has loaded the models, each page's first visit."""
-    import shutil
-    import tempfile
     import urllib.request
-    from pathlib import Path
 
-    from .loadtest import _free_port, start_app
+    from .loadtest import serving
 
-    temp, port = Path(tempfile.mkdtemp(prefix="playground-bench-")), _free_port()
-    process, cold = start_app(port, temp, 1)
-    figures = {"cold start: seconds until / answers": cold}
-    try:
+    with serving() as (url, _, cold, _):
+        figures = {"cold start: seconds until / answers": cold}
         for route in ("/autoencoders", "/vq", "/gan", "/forward", "/reverse", "/guidance"):
             began = time.perf_counter()
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{route}", timeout=60) as response:
+            with urllib.request.urlopen(url.rstrip("/") + route, timeout=60) as response:
                 response.read()
             figures[f"first visit to {route}, once warm (s)"] = time.perf_counter() - began
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        shutil.rmtree(temp, ignore_errors=True)
     return figures
 
 

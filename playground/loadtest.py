@@ -13,8 +13,8 @@ last one's wait with one batched run of all their images.
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import random
 import shutil
 import socket
 import subprocess
@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,7 @@ def _folder_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20 if path.exists() else 0.0
 
 
-def start_app(port: int, temp: Path, students: int, warm_timeout: float = 180.0) -> tuple[subprocess.Popen, float]:
+def start_app(port: int, temp: Path, warm_timeout: float = 180.0) -> tuple[subprocess.Popen, float]:
     """Start app.py on 127.0.0.1:port; returns (process, seconds until `/` answered). It then waits for the app's
     warm-up (the shipped models loaded), as a class's server has long finished it when students arrive."""
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(temp), "HF_HUB_OFFLINE": "1"}
@@ -94,74 +95,96 @@ def start_app(port: int, temp: Path, students: int, warm_timeout: float = 180.0)
     return process, cold_start
 
 
+@contextlib.contextmanager
+def serving() -> Iterator[tuple[str, subprocess.Popen, float, Path]]:
+    """A fresh, warmed app on a free port of 127.0.0.1: (url, process, cold start in s, its temp folder); stopped
+    and its temp folder removed afterwards."""
+    temp, port = Path(tempfile.mkdtemp(prefix="playground-loadtest-")), _free_port()
+    process, cold_start = start_app(port, temp)
+    try:
+        yield f"http://127.0.0.1:{port}/", process, cold_start, temp
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _client(url: str, timeout: float):
+    from gradio_client import Client
+
+    return Client(url, verbose=False, download_files=False, analytics_enabled=False, httpx_kwargs={"timeout": timeout})
+
+
+def _await(job, timeout: float) -> bool:
+    """Wait for a submitted job; True if it was told its place in line (a queue rank, or the sampler's own line)."""
+    began, told = time.perf_counter(), False
+    while not job.done():
+        status = job.status()
+        told |= (getattr(status, "rank", None) or 0) > 0 or any("In line for the sampler" in str(o)
+                                                                 for o in job.outputs()[-1:])
+        if time.perf_counter() - began > timeout:
+            job.cancel()
+            raise TimeoutError(f"no answer within {timeout:.0f} s")
+        time.sleep(0.1)
+    job.result(timeout=timeout)
+    return told
+
+
 def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = None, seed: int = 0,
         request_timeout: float = 300.0) -> dict:
     """Simulate `students` for `seconds`; returns the figures (also printed by `main`)."""
-    from gradio_client import Client
-
     if not 1 <= students <= 200 or not 1 <= seconds <= 3600:
         raise ValueError("students must be from 1 to 200 and seconds from 1 to 3600")
     chosen = {name: ACTIONS[name] for name in (actions or ACTIONS)}
-    temp = Path(tempfile.mkdtemp(prefix="playground-loadtest-"))
-    port = _free_port()
-    process, cold_start = start_app(port, temp, students)
-    url = f"http://127.0.0.1:{port}/"
     latencies, errors, queued = defaultdict(list), defaultdict(list), set()
-    disk_before, stop_at = _folder_mb(temp), time.perf_counter() + seconds
     lock = threading.Lock()
+    with serving() as (url, process, cold_start, temp):
+        disk_before, stop_at = _folder_mb(temp), time.perf_counter() + seconds
 
-    def student(k: int) -> None:
-        rng = np.random.default_rng(seed + k)
-        client = Client(url, verbose=False, download_files=False, analytics_enabled=False,
-                        httpx_kwargs={"timeout": request_timeout})
-        names, weights = list(chosen), np.array([chosen[n][2] for n in chosen], dtype=float)
-        while time.perf_counter() < stop_at:
-            name = names[rng.choice(len(names), p=weights / weights.sum())]
-            api_name, make_args, _ = chosen[name]
-            began = time.perf_counter()
-            try:
-                job = client.submit(*make_args(rng), api_name=api_name)
-                while not job.done():
-                    status = job.status()
-                    told = any("In line for the sampler" in str(o) for o in job.outputs()[-1:])
-                    if (getattr(status, "rank", None) or 0) > 0 or told:
-                        with lock:
+        def student(k: int) -> None:
+            rng = np.random.default_rng(seed + k)
+            client = _client(url, request_timeout)
+            names, weights = list(chosen), np.array([chosen[n][2] for n in chosen], dtype=float)
+            while time.perf_counter() < stop_at:
+                name = names[rng.choice(len(names), p=weights / weights.sum())]
+                api_name, make_args, _ = chosen[name]
+                began = time.perf_counter()
+                try:
+                    told = _await(client.submit(*make_args(rng), api_name=api_name), request_timeout)
+                    with lock:
+                        latencies[name].append(time.perf_counter() - began)
+                        if told:
                             queued.add(k)
-                    if time.perf_counter() - began > request_timeout:
-                        job.cancel()
-                        raise TimeoutError(f"no answer within {request_timeout:.0f} s")
-                    time.sleep(0.1)
-                job.result(timeout=request_timeout)
-                with lock:
-                    latencies[name].append(time.perf_counter() - began)
-            except Exception as err:  # noqa: BLE001 - every failure is counted and shown, never raised
-                with lock:
-                    errors[name].append(f"{type(err).__name__}: {str(err)[:160]}")
-            time.sleep(float(rng.uniform(0.05, 0.3)))  # a person's pause between actions
+                except Exception as err:  # noqa: BLE001 - every failure is counted and shown, never raised
+                    with lock:
+                        errors[name].append(f"{type(err).__name__}: {str(err)[:160]}")
+                time.sleep(float(rng.uniform(0.05, 0.3)))  # a person's pause between actions
 
-    threads = [threading.Thread(target=student, args=(k,), daemon=True) for k in range(students)]
-    for thread in threads:
-        thread.start()
-        time.sleep(0.02)
-    for thread in threads:
-        thread.join(timeout=seconds + request_timeout + 30)
-    figures = {"students": students, "seconds": seconds, "cold_start_s": cold_start,
-               "peak_rss_mb": _rss_peak_mb(process.pid), "temp_growth_mb": _folder_mb(temp) - disk_before,
-               "students_who_saw_a_queue_position": len(queued), "actions": {}}
+        threads = [threading.Thread(target=student, args=(k,), daemon=True) for k in range(students)]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.02)
+        for thread in threads:
+            thread.join(timeout=seconds + request_timeout + 30)
+        figures = {"students": students, "seconds": seconds, "cold_start_s": cold_start,
+                   "peak_rss_mb": _rss_peak_mb(process.pid), "temp_growth_mb": _folder_mb(temp) - disk_before,
+                   "students_who_saw_a_queue_position": len(queued), "actions": {}}
     for name in chosen:
-        times = np.array(latencies[name])
-        figures["actions"][name] = {
-            "count": len(times), "errors": len(errors[name]), "first_error": errors[name][0] if errors[name] else "",
-            "p50_s": float(np.percentile(times, 50)) if len(times) else float("nan"),
-            "p95_s": float(np.percentile(times, 95)) if len(times) else float("nan"),
-            "max_s": float(times.max()) if len(times) else float("nan")}
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    shutil.rmtree(temp, ignore_errors=True)
+        figures["actions"][name] = {"count": len(latencies[name]), "errors": len(errors[name]),
+                                    "first_error": errors[name][0] if errors[name] else "",
+                                    **_percentiles(latencies[name])}
     return figures
+
+
+def _percentiles(times: list[float]) -> dict:
+    times = np.array(times)
+    if not len(times):
+        return {"p50_s": float("nan"), "p95_s": float("nan"), "max_s": float("nan")}
+    return {"p50_s": float(np.percentile(times, 50)), "p95_s": float(np.percentile(times, 95)),
+            "max_s": float(times.max())}
 
 
 def batched_reference(images: int, steps: int = 50) -> float:
@@ -184,53 +207,34 @@ def batched_reference(images: int, steps: int = 50) -> float:
 def generate_at_once(students: int = 30, request_timeout: float = 600.0) -> dict:
     """Every student presses Generate (16 Fashion samples, DDIM-50) at the same moment. Returns each finish time,
     whether each saw its place in line, and one batched run of all their images for comparison."""
-    from gradio_client import Client
-
     if not 1 <= students <= 200:
         raise ValueError("students must be from 1 to 200")
-    temp = Path(tempfile.mkdtemp(prefix="playground-loadtest-"))
-    port = _free_port()
-    process, cold_start = start_app(port, temp, students)
-    url = f"http://127.0.0.1:{port}/"
-    clients = [Client(url, verbose=False, download_files=False, analytics_enabled=False,
-                      httpx_kwargs={"timeout": request_timeout}) for _ in range(students)]
     finished, told, errors = [None] * students, [False] * students, []
     go = threading.Event()
+    with serving() as (url, process, cold_start, _):
+        clients = [_client(url, request_timeout) for _ in range(students)]
 
-    def student(k: int) -> None:
-        go.wait()
-        began = time.perf_counter()
-        try:
-            job = clients[k].submit("ddpm-fashion-cosine", k, "ddim", 50, 0.0, 16, -1, api_name="/reverse_generate")
-            while not job.done():
-                status = job.status()
-                if getattr(status, "rank", None) or any("In line for the sampler" in str(o) for o in job.outputs()[-1:]):
-                    told[k] = True
-                time.sleep(0.1)
-            job.result(timeout=request_timeout)
-            finished[k] = time.perf_counter() - began
-        except Exception as err:  # noqa: BLE001 - counted and shown
-            errors.append(f"{type(err).__name__}: {str(err)[:160]}")
+        def student(k: int) -> None:
+            go.wait()
+            began = time.perf_counter()
+            try:
+                job = clients[k].submit("ddpm-fashion-cosine", k, "ddim", 50, 0.0, 16, -1, api_name="/reverse_generate")
+                told[k] = _await(job, request_timeout)
+                finished[k] = time.perf_counter() - began
+            except Exception as err:  # noqa: BLE001 - counted and shown
+                errors.append(f"{type(err).__name__}: {str(err)[:160]}")
 
-    threads = [threading.Thread(target=student, args=(k,), daemon=True) for k in range(students)]
-    for thread in threads:
-        thread.start()
-    go.set()
-    for thread in threads:
-        thread.join(timeout=request_timeout + 30)
-    peak = _rss_peak_mb(process.pid)
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    shutil.rmtree(temp, ignore_errors=True)
-    done = np.array([f for f in finished if f is not None])
-    reference = batched_reference(16 * students)
+        threads = [threading.Thread(target=student, args=(k,), daemon=True) for k in range(students)]
+        for thread in threads:
+            thread.start()
+        go.set()
+        for thread in threads:
+            thread.join(timeout=request_timeout + 30)
+        peak = _rss_peak_mb(process.pid)
+    done = [f for f in finished if f is not None]
     return {"students": students, "cold_start_s": cold_start, "peak_rss_mb": peak, "errors": errors,
-            "finished": len(done), "told_their_place": int(sum(told)),
-            "p50_s": float(np.percentile(done, 50)) if len(done) else float("nan"),
-            "max_s": float(done.max()) if len(done) else float("nan"), "batched_reference_s": reference}
+            "finished": len(done), "told_their_place": int(sum(told)), **_percentiles(done),
+            "batched_reference_s": batched_reference(16 * students)}
 
 
 def main(students: int = 30, seconds: float = 60.0, actions: list[str] | None = None, scenario: str = "mix") -> int:
