@@ -493,16 +493,3 @@ def usage_figure(counts: dict[str, np.ndarray], title: str = "code usage") -> go
     fig.update_yaxes(title_text="share of tokens", col=1)
     fig.update_layout(title=title, height=320, margin=dict(l=50, r=10, t=60, b=40), template="plotly_white", bargap=0)
     return fig
-
-
-def usage_heatmap(steps: list[int], usage: list[np.ndarray], title: str = "code usage over training") -> go.Figure:
-    """Running usage of each code (rows) at each recorded step (columns): dark rows are dead codes. Colours stop
-    at 3× a uniform share (or the 99th percentile), so an early spike does not wash out the rest."""
-    z = np.stack(usage, axis=1) if usage else np.zeros((1, 1))
-    z = z / np.maximum(z.sum(0, keepdims=True), 1e-12)
-    top = max(3.0 / len(z), float(np.percentile(z, 99)))  # colour up to 3× a uniform share, so one early spike
-    fig = go.Figure(go.Heatmap(x=steps, z=z, colorscale="Viridis", colorbar=dict(title="share"), zmin=0, zmax=top,
-                               hovertemplate="step %{x}, code %{y}: %{z:.2%}<extra></extra>"))
-    fig.update_layout(title=title, height=300, margin=dict(l=50, r=10, t=40, b=40), template="plotly_white",
-                      xaxis_title="step", yaxis_title="code")
-    return fig

@@ -65,6 +65,14 @@ def health_curves_figure(curves: dict[str, dict], title: str) -> go.Figure:
     return fig
 
 
+def usage_shares(usage: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Each code's share of the running usage at each snapshot, (K, snapshots), and the top of the colour scale:
+    3× a uniform share (or the 99th percentile), so one early spike does not wash out the rest."""
+    z = np.stack(usage, axis=1)
+    z = z / np.maximum(z.sum(0, keepdims=True), 1e-12)
+    return z, max(3.0 / len(z), float(np.percentile(z, 99)))
+
+
 def training_health_figure(history: dict, usage_steps: list[int], usage: list[np.ndarray]) -> go.Figure:
     """A live run's codebook health: perplexity, codes used and dead codes per step (top), and each code's share
     of the running usage at the recorded steps (bottom: a dark row is a dead code)."""
@@ -76,9 +84,7 @@ def training_health_figure(history: dict, usage_steps: list[int], usage: list[np
             fig.add_trace(go.Scatter(x=history["step"], y=history[key], name=name, line=dict(color=PALETTE[k])),
                           row=1, col=1)
     if usage:
-        z = np.stack(usage, axis=1)  # (K, snapshots)
-        z = z / np.maximum(z.sum(0, keepdims=True), 1e-12)
-        top = max(3.0 / len(z), float(np.percentile(z, 99)))  # up to 3× a uniform share, so one early spike
+        z, top = usage_shares(usage)
         fig.add_trace(go.Heatmap(x=usage_steps, z=z, colorscale="Viridis", zmin=0, zmax=top, showscale=False,
                                  hovertemplate="step %{x}, code %{y}: %{z:.2%}<extra></extra>"), row=2, col=1)
     fig.update_yaxes(title_text="codes", row=1, col=1)
