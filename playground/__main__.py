@@ -54,6 +54,12 @@ def card_metrics(name: str, model, spec, dataset_name: str, n: int | None, seed:
     if family == "clip":
         from . import clip
         return clip.card_metrics(model)
+    if family == "text-diffusion":
+        from . import text_to_image
+        return text_to_image.card_metrics(model, spec)
+    if family == "kl-autoencoder":
+        from . import latent
+        return latent.quality(model)
     if family == "token-prior":
         return evaluate.token_prior_quality(model, spec, checkpoints.load(spec.vq, device="cpu").model,
                                              _metric_classifier())
@@ -79,6 +85,10 @@ def cmd_train(args) -> int:
     if recipe.spec.family == "clip":  # CLIP learns from the token ids of every caption of each scene
         from . import clip
         dataset = clip.training_set(dataset, recipe.spec)
+    if recipe.spec.family == "text-diffusion":  # captions' token ids; a latent model's images encoded once
+        from .diffusion import text
+        stage = checkpoints.load(recipe.spec.first_stage_from, device=device).model if recipe.spec.latent else None
+        dataset = text.training_set(dataset, recipe.spec, stage)
     resume, done_before = None, 0
     if args.resume:  # go on from the checkpoint in --out (its weights; the optimizer starts afresh)
         previous = checkpoints.load(args.name, Path(args.out), device=device)

@@ -17,7 +17,9 @@ from .autoencoders import AutoencoderSpec
 from .clip import CLIPSpec
 from .diffusion.classifier import NoisyClassifierSpec
 from .diffusion.ddpm import DiffusionSpec
+from .diffusion.text import TextDiffusionSpec
 from .gan import GANSpec
+from .latent import KLAutoencoderSpec
 from .metrics import ClassifierSpec
 from .prior import TokenPriorSpec
 from .vq import VQSpec
@@ -75,8 +77,19 @@ class Conditional(Protocol):
     def null_condition(self, n: int, device: torch.device | str = "cpu"): ...
 
 
+@runtime_checkable
+class Pretrained(Protocol):
+    """Optional: a model with frozen parts taken from other checkpoints (a text encoder, a first stage).
+    `pretrained()` maps a submodule's name to (checkpoint, the part of that checkpoint's model, "" for all of
+    it); the training loop loads them into a fresh model before the first step. A saved checkpoint holds
+    every part's weights, so loading it needs nothing else."""
+
+    def pretrained(self) -> dict[str, tuple[str, str]]: ...
+
+
 FAMILIES: dict[str, type] = {spec.family: spec for spec in (
-    DiffusionSpec, AutoencoderSpec, GANSpec, ClassifierSpec, NoisyClassifierSpec, VQSpec, TokenPriorSpec, CLIPSpec)}
+    DiffusionSpec, AutoencoderSpec, GANSpec, ClassifierSpec, NoisyClassifierSpec, VQSpec, TokenPriorSpec, CLIPSpec,
+    KLAutoencoderSpec, TextDiffusionSpec)}
 for _spec in FAMILIES.values():
     assert isinstance(_spec(), Family), _spec
 

@@ -78,6 +78,39 @@ class Attention(nn.Module):
         return x + self.proj(out)
 
 
+class CrossAttention(nn.Module):
+    """Attention from the image positions (queries) to a text's token states (keys and values), with a residual
+    connection: how text enters the UNet of latent diffusion (Rombach et al. 2022, §3.3, eq. 3):
+
+        Q = W_Q φ(z_t),  K = W_K τ(y),  V = W_V τ(y),  Attention(Q, K, V) = softmax(Q Kᵀ / √d) V
+
+    Padding after the text's end is masked out. Set `maps` to a list to have every call append its attention
+    weights, averaged over heads, (B, H·W, L) on the CPU (the page's cross-attention maps)."""
+
+    def __init__(self, channels: int, context_dim: int, num_heads: int = 4):
+        super().__init__()
+        if channels % num_heads:
+            raise ValueError(f"channels ({channels}) must be divisible by num_heads ({num_heads})")
+        self.num_heads = num_heads
+        self.norm = _group_norm(channels)
+        self.q, self.out = nn.Linear(channels, channels), nn.Linear(channels, channels)
+        self.kv = nn.Linear(context_dim, 2 * channels)
+        self.maps: list | None = None
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, C, H, W), context (B, L, D) token states, mask (B, L) True where a token may be attended to."""
+        _, _, height, width = x.shape
+        q = rearrange(self.q(rearrange(self.norm(x), "b c x y -> b (x y) c")), "b n (h d) -> b h n d", h=self.num_heads)
+        k, v = rearrange(self.kv(context), "b l (two h d) -> two b h l d", two=2, h=self.num_heads)
+        # softmax(Q Kᵀ / √d) over the text's tokens, padding masked out   — Vaswani et al. 2017, eq. 1
+        logits = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5  # (B, heads, H·W, L)
+        weights = logits.masked_fill(~mask[:, None, None, :], float("-inf")).softmax(-1)
+        if self.maps is not None:
+            self.maps.append(weights.mean(1).detach().float().cpu())  # (B, H·W, L)
+        out = rearrange(weights @ v, "b h (x y) d -> b (x y) (h d)", x=height, y=width)
+        return x + rearrange(self.out(out), "b (x y) c -> b c x y", x=height, y=width)
+
+
 @dataclass
 class UNetConfig:
     image_size: int = 28  # height = width of the input, e.g. 28 (Fashion-MNIST) or 32 (shapes)
@@ -89,12 +122,19 @@ class UNetConfig:
     num_heads: int = 1  # heads of that attention
     num_classes: int | None = None  # None: unconditional; else labels 0 … num_classes−1 plus a null class
     dropout: float = 0.0  # dropout inside each ResBlock
+    context_dim: int | None = None  # text conditioning: width of the token states y = (states, mask, pooled)
+    cross_attention_max_size: int = 16  # cross-attention after every ResBlock at resolutions up to this side
 
 
 class UNet(nn.Module):
     """A small UNet ε-predictor (Ronneberger et al. 2015; as adapted by Ho et al. 2020, Appendix B).
 
     Default config: 28×28×1 → 14 → 7, about 1.2M parameters.
+
+    With `context_dim` set it is text-conditional, as latent diffusion's UNet: y = (token states (B, L, D), mask
+    (B, L), pooled state (B, D)); every ResBlock at a resolution up to `cross_attention_max_size` is followed by
+    cross-attention to the token states, and the pooled state is added to the time embedding (as GLIDE, Nichol
+    et al. 2022 §2.3).
     """
 
     def __init__(self, config: UNetConfig):
@@ -111,6 +151,22 @@ class UNet(nn.Module):
             return ResBlock(c_in, c_out, emb_dim, config.dropout)
 
         channels = [base * m for m in mults]
+        sizes = [config.image_size]
+        for _ in mults[1:]:
+            sizes.append((sizes[-1] + 1) // 2)
+        text = config.context_dim is not None
+
+        def cross(level: int) -> nn.Module:
+            wanted = text and sizes[level] <= config.cross_attention_max_size
+            return CrossAttention(channels[level], config.context_dim, config.num_heads) if wanted else nn.Identity()
+
+        if text:
+            self.text_pool = nn.Linear(config.context_dim, emb_dim)
+            self.down_cross = nn.ModuleList(nn.ModuleList(cross(level) for _ in range(config.num_res_blocks))
+                                            for level in range(len(channels)))
+            self.mid_cross = cross(len(channels) - 1)
+            self.up_cross = nn.ModuleList(nn.ModuleList(cross(level) for _ in range(config.num_res_blocks))
+                                          for level in reversed(range(len(channels))))
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         c = base
         for level, c_out in enumerate(channels):
@@ -130,25 +186,42 @@ class UNet(nn.Module):
         self.out = nn.Sequential(_group_norm(c), nn.SiLU(), nn.Conv2d(c, config.in_channels, 3, padding=1))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """x_t (B, C, H, W), t (B,) schedule indices, y (B,) labels or None -> ε (B, C, H, W)."""
+        """x_t (B, C, H, W), t (B,) schedule indices, y (B,) labels or None (or, text-conditional, the tuple
+        (states, mask, pooled)) -> ε (B, C, H, W)."""
         emb = self.time_mlp(sinusoidal_embedding(t, self.config.base_channels))  # (B, 4·base)
-        emb = emb + _class_embedding(self.class_emb, self.null_class, y, x_t.shape[0], x_t.device)
+        text = self.config.context_dim is not None
+        if text:
+            states, mask, pooled = y
+            emb = emb + self.text_pool(pooled)
+        else:
+            emb = emb + _class_embedding(self.class_emb, self.null_class, y, x_t.shape[0], x_t.device)
+
+        def run(h, blocks, crosses):
+            for k, block in enumerate(blocks):
+                h = block(h, emb)
+                if text and isinstance(crosses[k], CrossAttention):
+                    h = crosses[k](h, states, mask)
+            return h
+
+        down_cross = self.down_cross if text else [None] * len(self.down)
+        up_cross = self.up_cross if text else [None] * len(self.up)
         h = self.conv_in(x_t)
         skips = []
-        for blocks, downsample in zip(self.down, self.downsample):
-            for block in blocks:
-                h = block(h, emb)
+        for blocks, crosses, downsample in zip(self.down, down_cross, self.downsample):
+            h = run(h, blocks, crosses)
             skips.append(h)  # (B, C_level, H_level, W_level)
             h = downsample(h)
-        h = self.mid[2](self.mid[1](self.mid[0](h, emb)), emb)
-        for blocks, upsample in zip(self.up, self.upsample):
+        h = self.mid[1](self.mid[0](h, emb))
+        if text and isinstance(self.mid_cross, CrossAttention):
+            h = self.mid_cross(h, states, mask)
+        h = self.mid[2](h, emb)
+        for blocks, crosses, upsample in zip(self.up, up_cross, self.upsample):
             skip = skips.pop()
             if h.shape[-2:] != skip.shape[-2:]:  # 7 -> 14 -> 28: resize to the skip's size (odd sizes too)
                 h = F.interpolate(h, size=skip.shape[-2:], mode="nearest")
             h = upsample(h)  # Identity at the lowest level
             h = torch.cat([h, skip], dim=1)
-            for block in blocks:
-                h = block(h, emb)
+            h = run(h, blocks, crosses)
         return self.out(h)
 
 

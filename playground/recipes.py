@@ -8,7 +8,9 @@ from .clip import CLIPSpec
 from .data import TOY2D
 from .diffusion.ddpm import DiffusionSpec
 from .diffusion.classifier import NoisyClassifierSpec
+from .diffusion.text import TextDiffusionSpec
 from .gan import GANSpec
+from .latent import KLAutoencoderSpec
 from .metrics import ClassifierSpec
 from .nn import MLPConfig, UNetConfig
 from .prior import TokenPriorSpec
@@ -105,7 +107,37 @@ RECIPES: dict[str, Recipe] = {
     "clip-scenes": Recipe(CLIPSpec(batch_size=128, lr=1e-3), "scenes", steps=3000, n=16384,
                           summary="mini-CLIP: CNN image encoder + causal transformer text encoder, symmetric InfoNCE, "
                                   "captioned scenes (4 colour–shape pairs held out)"),
+    "kl-scenes": Recipe(KLAutoencoderSpec(width=16), "scenes", steps=3000, n=16384,
+                        summary="latent diffusion's first stage: KL-regularised autoencoder, 32×32×3 scenes → 8×8×4 "
+                                "latent (f = 4)"),
 }
+
+
+def _text_to_image(latent: bool) -> Recipe:
+    """The miniature Stable Diffusion (latent) and the same parts on pixels, for the comparison: the same text
+    encoder, schedule, caption dropout and steps, cross-attention at the same 8×8 and 4×4 resolutions (the pixel
+    UNet needs two more levels to reach them). The pixel UNet is narrower (base 32 against 64, one ResBlock per
+    level against two, batch 64 against 128): at ldm-scenes' width a step on 32×32 pixels costs about 10× more,
+    more than this CPU can train; even so it costs more per sample (`python -m playground bench`)."""
+    clip, stage = RECIPES["clip-scenes"].spec, RECIPES["kl-scenes"].spec
+    if latent:
+        unet = UNetConfig(image_size=8, in_channels=4, base_channels=64, channel_mults=(1, 2), num_res_blocks=2,
+                          num_heads=4, context_dim=clip.d_model, cross_attention_max_size=8)
+        spec = TextDiffusionSpec(unet=unet, clip=clip.to_dict(), first_stage=stage.to_dict(), first_stage_from="kl-scenes")
+        what = "latent diffusion: text-conditional UNet over kl-scenes' 8×8×4 latents"
+    else:
+        unet = UNetConfig(image_size=32, in_channels=3, base_channels=32, channel_mults=(1, 2, 2, 2), num_res_blocks=1,
+                          num_heads=4, context_dim=clip.d_model, cross_attention_max_size=8)
+        spec = TextDiffusionSpec(unet=unet, clip=clip.to_dict(), first_stage=None, first_stage_from=None, batch_size=64)
+        what = ("pixel-space text-conditional UNet on 32×32×3 scenes, half ldm-scenes' width, one block per level and "
+                "half its batch (what a CPU can train in the same time; the comparison for ldm-scenes)")
+    return Recipe(spec, "scenes", steps=4000, n=32768,
+                  summary=f"{what}, cross-attention to clip-scenes' frozen text encoder, caption dropout 10%, "
+                          "cosine schedule, T=1000")
+
+
+RECIPES["ldm-scenes"] = _text_to_image(latent=True)
+RECIPES["pixel-scenes"] = _text_to_image(latent=False)
 
 
 def recipe(name: str) -> Recipe:

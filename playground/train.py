@@ -20,7 +20,7 @@ import torch
 
 from .data import Dataset
 from .devices import check_device, default_device
-from .families import Previewing, SteppedFamily
+from .families import Pretrained, Previewing, SteppedFamily
 
 
 @dataclass
@@ -58,6 +58,14 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
             b_ema.copy_(b)
 
 
+def load_pretrained(model: torch.nn.Module, spec) -> None:
+    """Copy the frozen parts a `Pretrained` spec names from their checkpoints into a fresh model."""
+    from . import checkpoints
+    for part, (name, inner) in spec.pretrained().items():
+        source = checkpoints.load(name, device="cpu").model
+        getattr(model, part).load_state_dict((source.get_submodule(inner) if inner else source).state_dict())
+
+
 def train_steps(spec, data: Dataset, steps: int, *, seed: int = 0, device: torch.device | str | None = None,
                 preview_every: int = 0, preview_n: int = 16, resume: tuple | None = None) -> Iterator[TrainEvent]:
     """Train a fresh model of `spec` on `data` for `steps` steps, yielding a `TrainEvent` after each.
@@ -73,7 +81,10 @@ def train_steps(spec, data: Dataset, steps: int, *, seed: int = 0, device: torch
     if resume is not None:
         model, optimizers = resume
     else:
-        model = spec.build().to(device)
+        model = spec.build()
+        if isinstance(spec, Pretrained):
+            load_pretrained(model, spec)
+        model = model.to(device)
         optimizers = spec.optimizers(model) if stepped else [torch.optim.Adam(model.parameters(), lr=spec.lr)]
     ema = copy.deepcopy(model).requires_grad_(False) if spec.ema_decay > 0 else None
     shown = ema if ema is not None else model

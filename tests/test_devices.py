@@ -8,7 +8,10 @@ from playground import clip, data, gan, vq
 from playground.autoencoders import AutoencoderSpec
 from playground.diffusion import ClassifierFree, ClassifierGuidance, denoise_steps, make_schedule
 from playground.diffusion.classifier import NoisyClassifierSpec
+from playground.diffusion import text
 from playground.diffusion.ddpm import DiffusionSpec
+from playground.diffusion.text import TextDiffusionSpec
+from playground.latent import KLAutoencoderSpec
 from playground.diffusion.trajectory import record_steps
 from playground.families import FAMILIES
 from playground.metrics import ClassifierSpec
@@ -66,6 +69,19 @@ def test_a_recording_comes_back_to_the_cpu_for_pictures():
     assert trajectory.x_t.device.type == "cpu" and trajectory.x_t.dtype == torch.float16 and len(trajectory) == 4
 
 
+@pytest.mark.parametrize("latent", [False, True])
+def test_text_to_image_sampling_with_a_negative_prompt_and_inpainting_stays_on_the_device(latent):
+    spec = tiny_text_spec(latent)
+    model = spec.build().to(META).eval()
+    ids = spec.tokenizer.ids(["a red circle", "a blue square"]).to(META)
+    known = torch.zeros(2, *spec.sample_shape, device=META)
+    mask = torch.ones(1, 1, *spec.sample_shape[1:], device=META)
+    steps = list(denoise_steps(model, make_schedule(spec.schedule, spec.num_steps), torch.randn(2, *spec.sample_shape).to(META),
+                               "ddim", 3, y=ids, guidance=ClassifierFree(3.0, null=spec.tokenizer.ids(["red", "red"]).to(META)),
+                               start=10, inpaint=(known, mask)))
+    assert len(steps) == 3 and steps[-1].x_t.device == META and model.decode(steps[-1].x_t).shape == (2, 3, 32, 32)
+
+
 def tiny_family_specs():
     return {
         "ddpm": unet_spec(),
@@ -86,7 +102,22 @@ def tiny_family_specs():
                           dataset="digits", batch_size=8),
         "token-prior": TokenPriorSpec(codebook_size=8, grid=4, d_model=16, layers=1, heads=2, batch_size=8),
         "clip": clip.CLIPSpec(width=4, image_features=8, d_model=8, layers=1, heads=2, embed_dim=4, batch_size=8),
+        "kl-autoencoder": KLAutoencoderSpec(image_size=8, in_channels=1, downsample=2, width=4, dataset="digits",
+                                            batch_size=8),
+        "text-diffusion": tiny_text_spec(latent=False),
+        "text-diffusion-latent": tiny_text_spec(latent=True),
     }
+
+
+def tiny_text_spec(latent: bool) -> TextDiffusionSpec:
+    """A text-to-image spec with a random tiny text encoder (and first stage), nothing loaded from checkpoints."""
+    tiny_clip = clip.CLIPSpec(width=4, image_features=8, d_model=8, layers=1, heads=2, embed_dim=4).to_dict()
+    side, channels = (8, 4) if latent else (32, 3)
+    unet = UNetConfig(image_size=side, in_channels=channels, base_channels=8, channel_mults=(1, 2), num_res_blocks=1,
+                      num_heads=2, context_dim=8, cross_attention_max_size=16)
+    stage = KLAutoencoderSpec(width=4).to_dict() if latent else None
+    return TextDiffusionSpec(unet=unet, clip=tiny_clip, text_encoder_from=None, first_stage=stage, first_stage_from=None,
+                             num_steps=20, batch_size=4)
 
 
 @pytest.mark.parametrize("name", list(tiny_family_specs()))
@@ -97,6 +128,9 @@ def test_every_family_trains_on_the_chosen_device(name, monkeypatch):
         ds = data.Dataset("tokens", torch.randint(0, 8, (32, 4, 4)), torch.randint(0, 10, (32,)), [str(k) for k in range(10)], "test")
     elif spec.family == "clip":
         ds = clip.training_set(data.load("scenes", n=32), spec)
+    elif spec.family == "text-diffusion":
+        stage = spec.build().first_stage
+        ds = text.training_set(data.load("scenes", n=32), spec, stage)
     elif spec.sample_shape == (2,):
         ds = data.load("moons", n=32)
     else:

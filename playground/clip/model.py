@@ -133,11 +133,15 @@ class TextEncoder(nn.Module):
         self.blocks = nn.ModuleList(Block(d, spec.heads) for _ in range(spec.layers))
         self.norm = nn.LayerNorm(d)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def states(self, ids: torch.Tensor) -> torch.Tensor:
+        """Every position's final state (B, L, d): what a text-to-image UNet cross-attends to."""
         x = self.token(ids) + self.position[: ids.shape[1]]  # (B, L, d)
         for block in self.blocks:
             x = block(x)
-        x = self.norm(x)
+        return self.norm(x)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.states(ids)
         eot = (ids == EOT).int().argmax(1)  # (B,) position of <eot>
         return x[torch.arange(len(ids), device=ids.device), eot]  # (B, d)
 

@@ -66,19 +66,12 @@ class DiffusionSpec:
 
     def loss(self, model, x0: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         """The DDPM simple loss on one batch. Returns (loss, metrics for the history)."""
-        schedule = make_schedule(self.schedule, self.num_steps)
-        net = model.net if isinstance(model, EpsModel) else model
-        t = torch.randint(0, self.num_steps, (x0.shape[0],), generator=generator).to(x0.device)
-        noise = torch.randn(x0.shape, generator=generator).to(x0.device)
-        x_t = schedule.q_sample(x0, t, noise)
         labels = None
         if self.num_classes is not None:
             drop = torch.rand(x0.shape[0], generator=generator).to(x0.device) < self.label_dropout
             labels = torch.where(drop, torch.full_like(y, self.num_classes), y)  # null class for dropped labels
-        target = {"eps": noise, "x0": x0, "v": _v_target(schedule, x0, t, noise)}[self.prediction]
-        # L_simple = E_{t, x_0, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²   — Ho et al. 2020, eq. 14
-        per_example = reduce((net(x_t, t, labels) - target) ** 2, "b ... -> b", "mean")
-        loss = per_example.mean()
+        loss = simple_loss(model.net if isinstance(model, EpsModel) else model, make_schedule(self.schedule, self.num_steps),
+                           x0, labels, generator, self.prediction)
         return loss, {"loss": loss.item()}
 
     def preview(self, model, n: int, generator: torch.Generator, num_steps: int = 25) -> torch.Tensor:
@@ -88,6 +81,18 @@ class DiffusionSpec:
         y = (torch.arange(n, device=device) % self.num_classes) if self.num_classes else None
         return sample(model, make_schedule(self.schedule, self.num_steps), x_T, "ddim", min(num_steps, self.num_steps),
                       y=y, generator=generator)
+
+
+def simple_loss(net, schedule, x0: torch.Tensor, condition, generator: torch.Generator,
+                prediction: str = "eps") -> torch.Tensor:
+    """The DDPM simple loss of a network on clean samples x0 with a condition (labels, token ids, or None):
+    a random t and ε per example, the network's output against the target of `prediction`."""
+    t = torch.randint(0, schedule.num_steps, (x0.shape[0],), generator=generator).to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+    x_t = schedule.q_sample(x0, t, noise)
+    target = {"eps": noise, "x0": x0, "v": _v_target(schedule, x0, t, noise)}[prediction]
+    # L_simple = E_{t, x_0, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²   — Ho et al. 2020, eq. 14
+    return reduce((net(x_t, t, condition) - target) ** 2, "b ... -> b", "mean").mean()
 
 
 def _v_target(schedule, x0, t, noise):

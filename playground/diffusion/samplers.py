@@ -130,15 +130,27 @@ class ClassifierGuidance:
 # ---- samplers -------------------------------------------------------------------
 
 
-def ddim_timesteps(num_train_steps: int, num_steps: int) -> list[int]:
-    """`num_steps` evenly spaced schedule indices from T−1 down to 0 (T−1 only, for one step)."""
-    ts = torch.linspace(num_train_steps - 1, 0, num_steps, dtype=torch.float64).round().long()
+def ddim_timesteps(num_train_steps: int, num_steps: int, start: int | None = None) -> list[int]:
+    """`num_steps` evenly spaced schedule indices from `start` (default T−1) down to 0 (`start` only, for one step)."""
+    first = num_train_steps - 1 if start is None else start
+    ts = torch.linspace(first, 0, num_steps, dtype=torch.float64).round().long()
     return torch.unique_consecutive(ts).tolist()
 
 
-def _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance) -> tuple[int, torch.Tensor | None]:
-    """Validate the arguments of `denoise_steps`; returns (number of steps, labels as a (B,) tensor or None)."""
+def _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start=None, inpaint=None):
+    """Validate the arguments of `denoise_steps`; returns (number of steps, the condition as a tensor or None)."""
     T = schedule.num_steps
+    if start is not None and (isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < T):
+        raise ValueError(f"start must be a schedule index from 0 to T − 1 = {T - 1}, got {start!r}")
+    if inpaint is not None:
+        known, mask = inpaint if isinstance(inpaint, tuple) and len(inpaint) == 2 else (None, None)
+        if not isinstance(known, torch.Tensor) or not isinstance(mask, torch.Tensor) or known.shape != x_T.shape:
+            raise ValueError(f"inpaint must be (known x_0 shaped like x_T {tuple(x_T.shape)}, mask), got "
+                             f"{type(inpaint).__name__}")
+        try:
+            torch.broadcast_shapes(mask.shape, x_T.shape)
+        except RuntimeError:
+            raise ValueError(f"the inpainting mask {tuple(mask.shape)} does not fit x_T {tuple(x_T.shape)}") from None
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     if variance not in VARIANCES:
@@ -155,11 +167,13 @@ def _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance) -
         raise ValueError(f"eta must be a number in [0, 1], got {eta!r}")
     if isinstance(y, int) and not isinstance(y, bool):
         y = torch.full((x_T.shape[0],), y, dtype=torch.long, device=x_T.device)
-    if y is not None and (not isinstance(y, torch.Tensor) or y.shape != (x_T.shape[0],)):
+    if y is not None and (not isinstance(y, torch.Tensor) or y.dim() == 0 or y.shape[0] != x_T.shape[0]
+                          or y.is_floating_point()):
         shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise ValueError(f"y must be an int or a label tensor of shape ({x_T.shape[0]},) to match x_T, got {shape}")
+        raise ValueError(f"y must be an int, labels ({x_T.shape[0]},) or token ids ({x_T.shape[0]}, L) to match x_T, "
+                         f"got {shape}")
     if guidance is not None and y is None:
-        raise ValueError("guidance needs class labels y")
+        raise ValueError("guidance needs a condition y (labels or a prompt's token ids)")
     return num_steps, (y.to(x_T.device).long() if y is not None else None)
 
 
@@ -175,18 +189,25 @@ def denoise_steps(
     generator: torch.Generator | None = None,
     clip_x0: bool = True,
     variance: str = "posterior",
+    start: int | None = None,
+    inpaint: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> Iterator[Step]:
     """Run the reverse process from x_T, yielding one `Step` per reverse step.
 
     sampler "ddpm": ancestral sampling over all T steps (num_steps None or T),
     with variance β̃_t ("posterior") or β_t ("beta"); eta is ignored.
     sampler "ddim": `num_steps` evenly spaced indices (None: all T), stochasticity eta ∈ [0, 1].
+    start: begin at this schedule index instead of T − 1, with x_T a sample noised to it (img2img, SDEdit:
+    Meng et al. 2022); DDPM then runs start + 1 steps and DDIM spreads its num_steps over [start, 0].
+    inpaint=(x_0 known, mask): regenerate only where mask is 1; after every step the rest is replaced by the
+    known x_0 noised to the new index (RePaint's simple form, Lugmayr et al. 2022, eq. 8–9 without resampling).
     Arguments are checked when called, before the first step.
     """
-    num_steps, y = _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance)
+    num_steps, y = _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start, inpaint)
     if sampler == "ddpm":
-        return _ddpm(model, schedule, x_T, y, guidance, generator, clip_x0, variance)
-    return _ddim(model, schedule, x_T, ddim_timesteps(schedule.num_steps, num_steps), float(eta), y, guidance, generator, clip_x0)
+        return _ddpm(model, schedule, x_T, y, guidance, generator, clip_x0, variance, start, inpaint)
+    return _ddim(model, schedule, x_T, ddim_timesteps(schedule.num_steps, num_steps, start), float(eta), y, guidance,
+                 generator, clip_x0, inpaint)
 
 
 def sample(
@@ -201,9 +222,12 @@ def sample(
     generator: torch.Generator | None = None,
     clip_x0: bool = True,
     variance: str = "posterior",
+    start: int | None = None,
+    inpaint: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Run `denoise_steps` to the end and return the final sample x_0."""
-    return deque(denoise_steps(model, schedule, x_T, sampler, num_steps, eta, y, guidance, generator, clip_x0, variance), maxlen=1)[0].x_t
+    return deque(denoise_steps(model, schedule, x_T, sampler, num_steps, eta, y, guidance, generator, clip_x0, variance,
+                               start, inpaint), maxlen=1)[0].x_t
 
 
 def _predict(model, schedule, x_t, t, y, guidance, clip_x0) -> tuple[torch.Tensor, torch.Tensor, dict]:
@@ -222,9 +246,24 @@ def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     return torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
 
 
-def _ddpm(model, schedule, x_t, y, guidance, generator, clip_x0, variance) -> Iterator[Step]:
+def _paste(inpaint, x: torch.Tensor, x0: torch.Tensor, schedule: Schedule, t_next: int | None, generator):
+    """Inpainting: keep x (and x̂_0) where the mask is 1; elsewhere the known x_0, noised to index t_next
+    (x_0 itself after the last step): x ← m ⊙ x + (1 − m) ⊙ q(x_{t_next} | x_0_known)."""
+    if inpaint is None:
+        return x, x0
+    known, mask = inpaint
+    mask = mask.to(x.device, x.dtype)
+    if t_next is None:
+        noisy = known
+    else:
+        t_batch = torch.full((x.shape[0],), t_next, dtype=torch.long, device=x.device)
+        noisy = schedule.q_sample(known, t_batch, _noise(known, generator))
+    return mask * x + (1 - mask) * noisy, mask * x0 + (1 - mask) * known
+
+
+def _ddpm(model, schedule, x_t, y, guidance, generator, clip_x0, variance, start=None, inpaint=None) -> Iterator[Step]:
     """Ho et al. 2020, Algorithm 2, written through x̂_0 and the posterior mean so that x̂_0 can be clipped."""
-    for t in reversed(range(schedule.num_steps)):
+    for t in reversed(range(schedule.num_steps if start is None else start + 1)):
         eps, x0, extras = _predict(model, schedule, x_t, t, y, guidance, clip_x0)
         t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
         # μ̃_t(x_t, x̂_0) = √ᾱ_{t−1} β_t/(1 − ᾱ_t) x̂_0 + √α_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) x_t   — eq. 7;
@@ -234,10 +273,11 @@ def _ddpm(model, schedule, x_t, y, guidance, generator, clip_x0, variance) -> It
         sigma2 = posterior_variance if variance == "posterior" else _extract(schedule.betas, t_batch, x_t)
         # x_{t−1} = μ_θ(x_t, t) + σ_t z, z ~ N(0, I); no noise at the last step   — Algorithm 2, line 4
         x_t = mean + sigma2.sqrt() * _noise(x_t, generator) if t > 0 else mean
+        x_t, x0 = _paste(inpaint, x_t, x0, schedule, t - 1 if t > 0 else None, generator)
         yield Step(t=t, x_t=x_t, eps=eps, x0=x0, **extras)
 
 
-def _ddim(model, schedule, x_t, timesteps, eta, y, guidance, generator, clip_x0) -> Iterator[Step]:
+def _ddim(model, schedule, x_t, timesteps, eta, y, guidance, generator, clip_x0, inpaint=None) -> Iterator[Step]:
     """Song et al. 2021 (DDIM), eq. 12 over a subsequence of indices; eta = 0 is deterministic, eta = 1 is DDPM-like."""
     for i, t in enumerate(timesteps):
         eps, x0, extras = _predict(model, schedule, x_t, t, y, guidance, clip_x0)
@@ -252,4 +292,5 @@ def _ddim(model, schedule, x_t, timesteps, eta, y, guidance, generator, clip_x0)
         x_t = math.sqrt(alpha_bar_prev) * x0 + math.sqrt(max(1 - alpha_bar_prev - sigma**2, 0.0)) * eps_dir
         if sigma > 0:
             x_t = x_t + sigma * _noise(x_t, generator)
+        x_t, x0 = _paste(inpaint, x_t, x0, schedule, None if last else timesteps[i + 1], generator)
         yield Step(t=t, x_t=x_t, eps=eps, x0=x0, **extras)

@@ -1,0 +1,497 @@
+"""What the /text-to-image page does with a text-to-image diffusion model (`diffusion.text`), as library functions:
+prompts checked and tokenised, generation step by step, cross-attention maps, guidance grids, negative prompts,
+img2img, inpainting, and the measurements of all of them by the scene-truth judge and the CLIP score.
+
+Every prompt is read by the caption grammar: `prompt_facts("a small red circle at the top left")` lists what an
+image must show, and `judge(image, facts)` says whether `data.scene_truth` finds it there.
+
+    >>> m = checkpoints.load("ldm-scenes")
+    >>> for step in generate_steps(m, "a red circle", seed=0, n=4): pass
+    >>> images = m.model.decode(step.x_t)                         # (4, 3, 32, 32)
+    >>> [judge(x, prompt_facts("a red circle"))["correct"] for x in images]
+"""
+from __future__ import annotations
+
+import copy
+import math
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .clip.text import check_text
+from .data import COLOURS, HELD_OUT, SHAPE_CLASSES, SIZES, Scene, SceneObject, scene_truth
+from .data.shapes import COLS, ROWS
+from .diffusion.samplers import SAMPLERS, ClassifierFree, Step, denoise_steps
+
+MAX_IMAGES = 16  # images per request
+MAX_SCALE = 20.0  # the largest guidance scale accepted
+MAX_STEPS = 1000  # DDIM steps (DDPM always takes T)
+MAX_GRID_CELLS = 64  # scales × seeds of one grid
+
+
+# ---- prompts --------------------------------------------------------------------------------------------
+
+
+def prompt_ids(m, texts, what: str = "the prompt") -> torch.Tensor:
+    """Token ids (N, L) on m's device for a prompt or a list of prompts, or a ValueError saying what is wrong:
+    empty, too long, or with words the text encoder never learned (they would all read as `<unk>`)."""
+    texts = list(texts) if isinstance(texts, (list, tuple)) else [texts]
+    texts = [check_text(t, what) for t in texts]
+    tokenizer = m.spec.tokenizer
+    unknown = tokenizer.unknown_words(texts)
+    if unknown:
+        known = ", ".join(tokenizer.itos[3:])
+        raise ValueError(f"{what} has words the model never learned: {', '.join(map(repr, unknown[:5]))}. "
+                         f"It knows: {known}")
+    return tokenizer.ids(texts).to(m.device)
+
+
+def negative_ids(m, negative: str, n: int) -> torch.Tensor:
+    """The unconditional input for CFG: the negative prompt's ids, or the empty prompt's when it is blank."""
+    if negative is None or not str(negative).strip():
+        return m.null_condition(n)
+    return prompt_ids(m, str(negative), "the negative prompt").repeat(n, 1)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a prompt asks for: one or two objects, each with the fields it names (None: not named)."""
+
+    objects: tuple[dict, ...]  # {"shape", "colour", "size", "row", "col"}: values or None
+    relation: str | None = None  # "left of" / "above" (the order of `objects` made to match), or None
+
+
+def _object_facts(words: list[str]) -> dict:
+    facts = {"shape": None, "colour": None, "size": None, "row": None, "col": None}
+    for w in words:
+        if w in SHAPE_CLASSES:
+            facts["shape"] = w
+        elif w in COLOURS:
+            facts["colour"] = w
+        elif w in SIZES:
+            facts["size"] = w
+    text = " ".join(words)
+    if "in the centre" in text:
+        facts["row"], facts["col"] = 1, 1
+    elif where := re.search(rf"\b(at|on) the(?: ({'|'.join(ROWS)}))?(?: ({'|'.join(COLS)}))?\b", text):
+        row, col = where.group(2), where.group(3)
+        if row or col:
+            facts["row"] = ROWS.index(row) if row else 1  # "on the left": the middle row
+            facts["col"] = COLS.index(col) if col else 1  # "at the top": the middle column
+    return facts
+
+
+def prompt_facts(prompt: str) -> Facts:
+    """The objects and relation a prompt of the caption grammar names (words outside the grammar are ignored)."""
+    from .clip.text import words as split
+    words = split(prompt)
+    text = " ".join(words)
+    for word, relation, flip in ((" left of ", "left of", False), (" right of ", "left of", True),
+                                 (" above ", "above", False), (" below ", "above", True)):
+        if word in f" {text} ":
+            a, b = f" {text} ".split(word, 1)
+            objects = (_object_facts(a.split()), _object_facts(b.split()))
+            return Facts(objects[::-1] if flip else objects, relation)
+    if " and " in f" {text} ":
+        a, b = f" {text} ".split(" and ", 1)
+        return Facts((_object_facts(a.split()), _object_facts(b.split())))
+    return Facts((_object_facts(words),))
+
+
+def _fits(o: SceneObject, facts: dict) -> bool:
+    return all(value is None or getattr(o, key) == value for key, value in facts.items())
+
+
+def judge(image, facts: Facts) -> dict:
+    """How an image (3, 32, 32) in [-1, 1] meets a prompt's facts, by `scene_truth`:
+    shape_colour — every named object is there with its shape and colour (the others may differ);
+    correct — every named object is there with every named attribute, and nothing else is;
+    relation — for two objects with a relation, they stand that way round (None when not asked)."""
+    scene = scene_truth(image)
+    found = list(scene.objects)
+    colour_shape = [{"shape": f["shape"], "colour": f["colour"]} for f in facts.objects]
+    shape_colour = all(any(_fits(o, cs) for o in found) for cs in colour_shape)
+    correct = len(found) == len(facts.objects) and all(any(_fits(o, f) for o in found) for f in facts.objects)
+    relation = None
+    if facts.relation is not None:
+        relation = (len(found) == 2 and scene.relation == facts.relation and _fits(found[0], colour_shape[0])
+                    and _fits(found[1], colour_shape[1]))
+    return {"shape_colour": shape_colour, "correct": correct, "relation": relation, "found": scene}
+
+
+def describe(scene: Scene) -> str:
+    """What scene_truth read, in words: "a small red circle at the top left", or "nothing"."""
+    if not scene.objects:
+        return "nothing"
+    return " and ".join(f"a {o.size} {o.colour} {o.shape} {o.position}" for o in scene.objects)
+
+
+# ---- checks ----------------------------------------------------------------------------------------------
+
+
+def check_settings(m, scale, steps, sampler, seed, n, eta=0.0) -> tuple[float, int | None, str, int, int]:
+    """Guidance scale, steps, sampler, seed and the number of images, checked (a ValueError says what is wrong)."""
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) \
+            or not 0 <= scale <= MAX_SCALE:
+        raise ValueError(f"the guidance scale must be a number from 0 to {MAX_SCALE:g}, got {scale!r}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
+    if sampler == "ddpm":
+        steps = None  # ancestral sampling takes all T steps
+    elif isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= min(MAX_STEPS, m.schedule.num_steps):
+        raise ValueError(f"steps must be a whole number from 1 to {min(MAX_STEPS, m.schedule.num_steps)}, got {steps!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+        raise ValueError(f"the seed must be a whole number from 0 to {2**31 - 1}, got {seed!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_IMAGES:
+        raise ValueError(f"the number of images must be from 1 to {MAX_IMAGES}, got {n!r}")
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
+        raise ValueError(f"eta must be a number from 0 to 1, got {eta!r}")
+    return float(scale), steps, sampler, seed, n
+
+
+def check_strength(strength) -> float:
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not math.isfinite(strength) \
+            or not 0 < strength <= 1:
+        raise ValueError(f"the strength must be a number in (0, 1] (the share of the T noising steps), got {strength!r}")
+    return float(strength)
+
+
+def check_image(image) -> torch.Tensor:
+    """One image (3, 32, 32) in [-1, 1] (read an upload with `data.load_image(path, size=32, channels=3)`)."""
+    if not isinstance(image, torch.Tensor) or tuple(image.shape[-3:]) != (3, 32, 32) or image.dim() not in (3, 4) \
+            or (image.dim() == 4 and len(image) != 1):
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"the image must be one RGB 32×32 picture, (3, 32, 32); got {shape}")
+    if not image.is_floating_point() or not torch.isfinite(image).all():
+        raise ValueError("the image must hold finite numbers in [-1, 1]")
+    return image.reshape(3, 32, 32).float().clamp(-1, 1)
+
+
+def check_mask(mask) -> torch.Tensor:
+    """A 32×32 inpainting mask: True (or > 0.5) where the image is to be regenerated."""
+    if isinstance(mask, np.ndarray):
+        mask = torch.from_numpy(mask)
+    if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != (32, 32):
+        shape = tuple(mask.shape) if hasattr(mask, "shape") else type(mask).__name__
+        raise ValueError(f"the mask must be 32×32, the image's size; got {shape}")
+    mask = mask.float() > 0.5
+    if not mask.any():
+        raise ValueError("the mask is empty: paint the region to regenerate")
+    return mask
+
+
+# ---- generation --------------------------------------------------------------------------------------------
+
+
+def generate_steps(m, prompt: str, negative: str = "", scale: float = 3.0, steps: int | None = 50,
+                   sampler: str = "ddim", seed: int = 0, n: int = 4, eta: float = 0.0,
+                   x_T: torch.Tensor | None = None, start: int | None = None, inpaint=None) -> Iterator[Step]:
+    """Sample n images for a prompt, one `Step` per reverse step (x_t, ε̂ and x̂_0 in the model's space: latents
+    for a latent model; decode with `m.model.decode`). Classifier-free guidance uses the negative prompt as
+    its unconditional input:  ε̃ = ε(neg) + w (ε(prompt) − ε(neg))  (the empty prompt when it is blank)."""
+    scale, steps, sampler, seed, n = check_settings(m, scale, steps, sampler, seed, n, eta)
+    ids = prompt_ids(m, prompt).repeat(n, 1)
+    guidance = ClassifierFree(scale, null=negative_ids(m, negative, n))
+    x_T = m.noise(n, seed) if x_T is None else x_T
+    generator = torch.Generator().manual_seed(seed + 1)
+    return denoise_steps(m.model, m.schedule, x_T, sampler, steps, eta, ids, guidance, generator,
+                         start=start, inpaint=inpaint)
+
+
+def generate(m, prompt: str, **kw) -> torch.Tensor:
+    """`generate_steps` to the end, decoded: images (n, 3, 32, 32) on the CPU."""
+    step = None
+    for step in generate_steps(m, prompt, **kw):
+        pass
+    return m.model.decode(step.x_t).cpu()
+
+
+def channels(z: torch.Tensor) -> torch.Tensor:
+    """A latent (C, h, w) as C grey pictures side by side (h, C·w), each channel scaled to [-1, 1] by its own
+    range — how the page shows the 4 latent channels."""
+    lo = z.amin(dim=(1, 2), keepdim=True)
+    hi = z.amax(dim=(1, 2), keepdim=True)
+    return torch.cat(list((2 * (z - lo) / (hi - lo).clamp(min=1e-6) - 1)), dim=1)
+
+
+# ---- cross-attention maps ------------------------------------------------------------------------------------
+
+
+def attention_layers(m) -> list[str]:
+    """Names of the UNet's cross-attention layers, in call order: "down 8×8 (1)", "middle 4×4", "up 8×8 (2)" …"""
+    names, counts = [], {}
+    for name, layer in m.model.unet.named_modules():
+        if type(layer).__name__ != "CrossAttention":
+            continue
+        part = name.split(".")[0].replace("_cross", "")
+        side = _layer_side(m, name)
+        key = f"{'middle' if part == 'mid' else part} {side}×{side}"
+        counts[key] = counts.get(key, 0) + 1
+        names.append(key if part == "mid" else f"{key} ({counts[key]})")
+    return names
+
+
+def _layer_side(m, name: str) -> int:
+    config = m.model.unet.config
+    sizes = [config.image_size]
+    for _ in config.channel_mults[1:]:
+        sizes.append((sizes[-1] + 1) // 2)
+    parts = name.split(".")
+    if parts[0] == "mid_cross":
+        return sizes[-1]
+    level = int(parts[1])
+    return sizes[level] if parts[0] == "down_cross" else sizes[len(sizes) - 1 - level]
+
+
+def attention_maps(m, prompt: str, at_step: int, steps: int = 50, seed: int = 0, scale: float = 3.0,
+                   negative: str = "") -> dict:
+    """Where each prompt token looks at DDIM step `at_step` (1 … steps), for the first of one image's run:
+    {"tokens": the words and <eot>, "layers": {layer name: (tokens, h, w) weights, averaged over heads},
+    "mean": (tokens, 8, 8) the layers upsampled to the largest side and averaged, "image": the final image}."""
+    if isinstance(at_step, bool) or not isinstance(at_step, int) or not 1 <= at_step <= steps:
+        raise ValueError(f"the step must be from 1 to {steps}, got {at_step!r}")
+    m = copy.copy(m)  # a private copy of the network: recording on a model other users share would mix their runs
+    m.model = copy.deepcopy(m.model)
+    layers = m.model.cross_attention()
+    names = attention_layers(m)
+    ids = prompt_ids(m, prompt)
+    tokens = [m.spec.tokenizer.itos[i] for i in ids[0].tolist() if i != 0]
+    recorded = {}
+    gen = generate_steps(m, prompt, negative, scale, steps, "ddim", seed, 1)
+    try:
+        for i in range(1, steps + 1):
+            if i == at_step:
+                for layer in layers:
+                    layer.maps = []
+            step = next(gen)
+            if i == at_step:
+                for name, layer in zip(names, layers):
+                    weights = layer.maps[0][0]  # the conditional half of the CFG batch: (h·w, L)
+                    side = int(round(math.sqrt(weights.shape[0])))
+                    recorded[name] = weights[:, : len(tokens)].T.reshape(len(tokens), side, side)
+                    layer.maps = None
+        for step in gen:  # on to the end, for the image
+            pass
+    finally:
+        for layer in layers:
+            layer.maps = None
+    big = max(v.shape[-1] for v in recorded.values())
+    mean = torch.stack([F.interpolate(v[None], size=(big, big), mode="nearest")[0] for v in recorded.values()]).mean(0)
+    return {"tokens": tokens, "layers": recorded, "mean": mean, "image": m.model.decode(step.x_t)[0].cpu()}
+
+
+# ---- guidance, negative prompts, img2img, inpainting -----------------------------------------------------
+
+
+def check_scales(scales) -> list[float]:
+    if isinstance(scales, (int, float)):
+        scales = [scales]
+    if not isinstance(scales, (list, tuple)) or not 1 <= len(scales) <= 8:
+        raise ValueError("give from 1 to 8 guidance scales")
+    return [check_settings_scale(w) for w in scales]
+
+
+def check_settings_scale(w) -> float:
+    if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or not 0 <= w <= MAX_SCALE:
+        raise ValueError(f"a guidance scale must be a number from 0 to {MAX_SCALE:g}, got {w!r}")
+    return float(w)
+
+
+def measure(images: torch.Tensor, prompt: str, clip_model=None) -> dict:
+    """Scene truth and CLIP score of images (N, 3, 32, 32) made for one prompt: the share with the right shape
+    and colour, the share exactly right (every attribute, nothing extra), and the mean CLIPScore (0 to 2.5)."""
+    facts = prompt_facts(prompt)
+    verdicts = [judge(x, facts) for x in images]
+    out = {"n": len(images), "shape_colour": float(np.mean([v["shape_colour"] for v in verdicts])),
+           "correct": float(np.mean([v["correct"] for v in verdicts]))}
+    if clip_model is not None:
+        from .clip import clip_score
+        out["clip_score"] = float(clip_score(clip_model, images, prompt).mean())
+    return out
+
+
+def scale_grid_steps(m, prompt: str, scales, seeds: int = 4, steps: int = 50, negative: str = "",
+                     first_seed: int = 0) -> Iterator[tuple[int, torch.Tensor]]:
+    """A fixed-seed grid: for each scale (a row), the same `seeds` starting noises. Yields (row, images of that
+    row (seeds, 3, 32, 32)) as each row is done."""
+    scales = check_scales(scales)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds * len(scales) <= MAX_GRID_CELLS:
+        raise ValueError(f"a grid holds at most {MAX_GRID_CELLS} pictures (scales × seeds)")
+    x_T = torch.cat([m.noise(1, first_seed + k) for k in range(seeds)])
+    for row, w in enumerate(scales):
+        yield row, generate(m, prompt, negative=negative, scale=w, steps=steps, seed=first_seed, n=seeds, x_T=x_T)
+
+
+def negative_effect(m, prompt: str, negative: str, n: int = 8, scale: float = 3.0, steps: int = 50,
+                    seed: int = 0) -> dict:
+    """The same seeds with the empty prompt and with the negative prompt as CFG's unconditional input. For each
+    side: the images, and the share of images showing what the negative prompt names (its colours, shapes
+    and sizes, read by scene truth) and of images meeting the prompt."""
+    if not str(negative).strip():
+        raise ValueError("type a negative prompt, for example 'red'")
+    unwanted = prompt_facts(negative).objects[0]
+    unwanted = {k: v for k, v in unwanted.items() if k in ("shape", "colour", "size") and v is not None}
+    if not unwanted:
+        raise ValueError("the negative prompt names no colour, shape or size the judge can look for")
+    x_T = m.noise(n, seed)
+    out = {"unwanted": unwanted}
+    for side, neg in (("without", ""), ("with", negative)):
+        images = generate(m, prompt, negative=neg, scale=scale, steps=steps, seed=seed, n=n, x_T=x_T)
+        scenes = [scene_truth(x) for x in images]
+        shows = [any(all(getattr(o, k) == v for k, v in unwanted.items()) for o in s.objects) for s in scenes]
+        out[side] = {"images": images, "shows_unwanted": float(np.mean(shows)),
+                     "meets_prompt": measure(images, prompt)["shape_colour"]}
+    return out
+
+
+def noised(m, image: torch.Tensor, strength: float, seed: int) -> tuple[torch.Tensor, int]:
+    """SDEdit's start: the image's latent (or pixels) noised to index t = round(strength · T) − 1,
+    x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε   — Ho et al. 2020, eq. 4."""
+    strength = check_strength(strength)
+    x0 = m.model.encode(check_image(image)[None].to(m.device))
+    t = max(1, round(strength * m.schedule.num_steps)) - 1
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed)).to(m.device)
+    return m.schedule.q_sample(x0, torch.full((1,), t, dtype=torch.long, device=m.device), noise), t
+
+
+def img2img_steps(m, image: torch.Tensor, prompt: str, strength: float = 0.6, scale: float = 3.0, steps: int = 50,
+                  seed: int = 0, negative: str = "") -> Iterator[Step]:
+    """img2img (SDEdit, Meng et al. 2022): noise the image to t = strength · T, then denoise it with the prompt;
+    DDIM spreads about strength · steps steps over [t, 0]."""
+    x_t, t = noised(m, image, strength, seed)
+    return generate_steps(m, prompt, negative, scale, max(1, round(check_strength(strength) * steps)), "ddim", seed, 1,
+                          x_T=x_t, start=t)
+
+
+def strength_sweep(m, image: torch.Tensor, prompt: str, strengths=(0.2, 0.4, 0.6, 0.8, 1.0), scale: float = 3.0,
+                   steps: int = 50, seeds: int = 4) -> dict:
+    """img2img at several strengths, `seeds` runs each: the images (strengths, seeds, 3, 32, 32), the mean
+    |pixel change| from the input (0: unchanged; on the [−1, 1] scale) and the share meeting the prompt."""
+    image = check_image(image)
+    rows, distance, follows = [], [], []
+    for s in strengths:
+        row = []
+        for k in range(seeds):
+            step = None
+            for step in img2img_steps(m, image, prompt, s, scale, steps, seed=k):
+                pass
+            row.append(m.model.decode(step.x_t)[0].cpu())
+        row = torch.stack(row)
+        rows.append(row)
+        distance.append(float((row - image).abs().mean()))
+        follows.append(measure(row, prompt)["shape_colour"])
+    return {"strengths": list(strengths), "images": torch.stack(rows), "distance": distance, "follows": follows}
+
+
+def latent_mask(m, mask: torch.Tensor) -> torch.Tensor:
+    """A 32×32 pixel mask at the sampler's resolution (1, 1, h, w): a latent cell is regenerated when any of
+    its pixels is painted (max-pooling by the downsampling factor)."""
+    mask = check_mask(mask).float()[None, None]
+    side = m.sample_shape[-1]
+    return F.adaptive_max_pool2d(mask, side).to(m.device) if side != mask.shape[-1] else mask.to(m.device)
+
+
+def inpaint_steps(m, image: torch.Tensor, mask, prompt: str, scale: float = 3.0, steps: int = 50, seed: int = 0,
+                  n: int = 4, negative: str = "") -> Iterator[Step]:
+    """Regenerate only the masked region: after every step the known region is re-noised from the image to the
+    current t (`denoise_steps(inpaint=...)`), so the model fills the hole in a way that fits around it."""
+    known = m.model.encode(check_image(image)[None].to(m.device)).repeat(n, 1, 1, 1)
+    return generate_steps(m, prompt, negative, scale, steps, "ddim", seed, n, inpaint=(known, latent_mask(m, mask)))
+
+
+# ---- measured comparisons ------------------------------------------------------------------------------------
+
+
+def single_object_prompts(n: int, split: str = "test", seed: int = 0) -> list[str]:
+    """n single-object prompts of the grammar's most specific template ("a small red circle at the top left")."""
+    from .data import load_scenes
+    scenes = load_scenes(split, n, seed=seed, two_object_share=0.0)
+    return [c[0] for c in scenes.all_captions]
+
+
+def two_object_prompts(n: int, seed: int = 0) -> list[str]:
+    """n two-object prompts ("a red circle left of a blue square")."""
+    from .data import load_scenes
+    return [c[1] for c in load_scenes("test", n, seed=seed, two_object_share=1.0).all_captions]
+
+
+def prompt_accuracy(m, prompts: list[str], scale: float = 3.0, steps: int = 50, seed: int = 0, batch: int = 64,
+                    clip_model=None) -> dict:
+    """Each prompt once (its own seed): the share of images with the right shape and colour, exactly right, with
+    the right relation (two objects), and the mean CLIP score."""
+    verdicts, scores = [], []
+    for i in range(0, len(prompts), batch):
+        chunk = prompts[i:i + batch]
+        ids = prompt_ids(m, chunk)
+        x_T = torch.cat([m.noise(1, seed + i + k) for k in range(len(chunk))])
+        step = None
+        for step in denoise_steps(m.model, m.schedule, x_T, "ddim", steps, 0.0, ids,
+                                  ClassifierFree(scale, null=m.null_condition(len(chunk)))):
+            pass
+        images = m.model.decode(step.x_t).cpu()
+        verdicts += [judge(x, prompt_facts(p)) for x, p in zip(images, chunk)]
+        if clip_model is not None:
+            from .clip import clip_score
+            scores += clip_score(clip_model, images, chunk).tolist()
+    out = {"n": len(prompts), "shape_colour": float(np.mean([v["shape_colour"] for v in verdicts])),
+           "correct": float(np.mean([v["correct"] for v in verdicts]))}
+    relations = [v["relation"] for v in verdicts if v["relation"] is not None]
+    if relations:
+        out["relation"] = float(np.mean(relations))
+    if scores:
+        out["clip_score"] = float(np.mean(scores))
+    return out
+
+
+def held_out_prompts(n: int, seed: int = 0) -> list[str]:
+    """Single-object prompts whose colour–shape pair never appeared in training (`data.HELD_OUT`)."""
+    rng = np.random.default_rng(seed)
+    pairs = sorted(HELD_OUT)
+    out = []
+    for k in range(n):
+        colour, shape = pairs[k % len(pairs)]
+        size = list(SIZES)[rng.integers(2)]
+        obj = SceneObject(shape, colour, size, int(rng.integers(3)), int(rng.integers(3)))
+        out.append(f"a {size} {colour} {shape} {obj.position}")
+    return out
+
+
+def cost(m, steps: int = 50, n: int = 16, repeats: int = 1) -> dict:
+    """What one sample costs with this model: parameters of the denoiser, the numbers the sampler holds per
+    sample, FLOPs of one denoiser call per sample (torch's FlopCounterMode; CFG makes two per step), and the
+    measured seconds per sample for `steps` DDIM steps with CFG (decoding included)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    ids = m.null_condition(1)
+    x = m.noise(1, 0)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        m.model(x, torch.zeros(1, dtype=torch.long, device=m.device), ids)
+    prompt = single_object_prompts(1)[0]
+    began = time.perf_counter()
+    for _ in range(repeats):
+        generate(m, prompt, steps=steps, n=n)
+    seconds = (time.perf_counter() - began) / (repeats * n)
+    return {"parameters": sum(p.numel() for p in m.model.unet.parameters()),
+            "numbers_per_sample": int(np.prod(m.sample_shape)), "gflops_per_call": counter.get_total_flops() / 1e9,
+            "seconds_per_sample": seconds}
+
+
+def card_metrics(model, spec, n: int = 256) -> dict:
+    """The figures a text-to-image checkpoint's card records (50 DDIM steps, one image per prompt):
+    single-object accuracy per guidance scale, held-out colour–shape pairs, two-object binding, CLIP score."""
+    from . import checkpoints
+    from .models import Loaded
+    m = Loaded("measured", model.eval(), spec)
+    clip_model = checkpoints.load(spec.text_encoder_from, device=m.device).model if spec.text_encoder_from else None
+    singles = single_object_prompts(n)
+    per_scale = {str(w): prompt_accuracy(m, singles, scale=w, clip_model=clip_model) for w in (1.0, 3.0, 5.0)}
+    return {"single_object_by_scale": per_scale,
+            "held_out_pairs": prompt_accuracy(m, held_out_prompts(n // 2), clip_model=clip_model),
+            "two_objects": prompt_accuracy(m, two_object_prompts(n // 2), clip_model=clip_model),
+            "note": "50 DDIM steps, η = 0, one image per prompt, judged by data.scene_truth; clip_score is CLIPScore "
+                    "by clip-scenes (0 to 2.5)"}
