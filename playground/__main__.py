@@ -131,6 +131,10 @@ def cmd_sample(args) -> int:
     from .diffusion.samplers import ClassifierFree, ClassifierGuidance, sample
 
     m = checkpoints.load(args.name, device=args.device)
+    if m.family == "text-diffusion":
+        return _sample_text(m, args)
+    if args.prompt is not None or args.init is not None:
+        raise ValueError(f"--prompt and --init need a text-to-image model; {args.name} is a {m.family}")
     if m.family != "ddpm":
         raise SystemExit(f"{args.name} is a {m.family}, not a diffusion model")
     if args.classifier is not None and args.guidance is None:
@@ -152,18 +156,50 @@ def cmd_sample(args) -> int:
     x = sample(m.model, m.schedule, m.noise(args.n, args.seed), args.sampler, args.steps if args.sampler == "ddim" else None,
                eta=args.eta, y=None if args.label is None else m.labels(args.n, args.label), guidance=guidance,
                generator=g).cpu()
-    out = Path(args.out)
+    return _write_samples(x, args.out, m.modality)
+
+
+def _write_samples(x: torch.Tensor, out: str, modality: str) -> int:
+    from . import viz
+
+    out = Path(out)
     if out.suffix == ".npy":
         np.save(out, x.numpy())
     elif out.suffix == ".png":
         from PIL import Image
-        if m.modality != "image":
+        if modality != "image":
             raise SystemExit("2D samples are points: write them to a .npy file")
         Image.fromarray(viz.image_grid(x, scale=2)).save(out)
     else:
         raise SystemExit("--out must end in .png (an image grid) or .npy (the raw samples)")
-    print(f"wrote {args.n} samples to {out}")
+    print(f"wrote {len(x)} samples to {out}")
     return 0
+
+
+def _sample_text(m, args) -> int:
+    """A text-to-image model: decoded images (N, 3, 32, 32) in [-1, 1] for --prompt; img2img with --init."""
+    from . import data, text_to_image as t2i
+
+    if args.prompt is None:
+        raise ValueError(f"{args.name} makes images from text: give --prompt \"a small red circle at the top left\"")
+    if args.label is not None or args.classifier is not None:
+        raise ValueError("--label and --classifier are for class-conditional models; a text model takes --prompt")
+    scale = 3.0 if args.guidance is None else args.guidance
+    if args.init is not None:
+        if args.strength is None:
+            raise ValueError("--init needs --strength S in (0, 1]: how far to noise the image (t = S · T)")
+        image = data.load_image(args.init, size=32, channels=3)
+        x_t, t = t2i.noised(m, image, args.strength, args.seed)
+        steps = max(1, round(t2i.check_strength(args.strength) * args.steps))
+        x = t2i.generate(m, args.prompt, negative=args.negative_prompt or "", scale=scale, steps=steps,
+                         sampler="ddim", seed=args.seed, n=args.n, x_T=x_t.repeat(args.n, 1, 1, 1), start=t,
+                         eta=args.eta)
+    else:
+        if args.strength is not None:
+            raise ValueError("--strength goes with --init IMAGE (img2img)")
+        x = t2i.generate(m, args.prompt, negative=args.negative_prompt or "", scale=scale, steps=args.steps,
+                         sampler=args.sampler, seed=args.seed, n=args.n, eta=args.eta)
+    return _write_samples(x, args.out, "image")
 
 
 def cmd_clip_score(args) -> int:
@@ -211,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--resume", action="store_true", help="go on from the checkpoint NAME in --out")
     train.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: $PLAYGROUND_DEVICE, else the best there is)")
     train.set_defaults(run=cmd_train)
-    smp = commands.add_parser("sample", help="sample a shipped diffusion model to .png or .npy")
+    smp = commands.add_parser("sample", help="sample a shipped diffusion or text-to-image model to .png or .npy")
     smp.add_argument("name")
     smp.add_argument("--n", type=int, default=16)
     smp.add_argument("--out", required=True)
@@ -222,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     smp.add_argument("--guidance", type=float, help="guidance scale: CFG's w (1 = plain conditional), or s with --classifier")
     smp.add_argument("--classifier", help="a noisy-classifier checkpoint: use classifier guidance instead of CFG")
     smp.add_argument("--seed", type=int, default=0)
+    smp.add_argument("--prompt", help="text-to-image models: what to draw, e.g. 'a small red circle at the top left'")
+    smp.add_argument("--negative-prompt", help="text-to-image: CFG's unconditional input instead of the empty prompt")
+    smp.add_argument("--init", help="text-to-image: an image file to start from (img2img, SDEdit)")
+    smp.add_argument("--strength", type=float, help="img2img: how far to noise --init, in (0, 1] (t = strength · T)")
     smp.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     smp.set_defaults(run=cmd_sample)
     score = commands.add_parser("clip-score", help="CLIPScore of images against a text with a CLIP model (higher: better match)")

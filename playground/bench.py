@@ -193,6 +193,23 @@ def vq_figures() -> dict[str, float]:
             "prior: 16 images at once, 49 tokens (ms)": _best_ms(lambda: prior.sample(p, 16), repeat=3)}
 
 
+def text_to_image_figures() -> dict[str, float]:
+    """/text-to-image: latent against pixel diffusion, per sample (16 at once, DDIM-50 with guidance, decoded)."""
+    from . import checkpoints, text_to_image as t2i
+    names = [n for n in ("ldm-scenes", "pixel-scenes") if n in checkpoints.available()]
+    figures, costs = {}, {}
+    for name in names:
+        m = checkpoints.load(name, device=DEVICE)
+        costs[name] = cost = t2i.cost(m, steps=50, n=16)
+        figures[f"{name}: seconds per sample, DDIM-50 with CFG, 16 at once"] = cost["seconds_per_sample"]
+        figures[f"{name}: GFLOPs per network call, per sample"] = cost["gflops_per_call"]
+    if len(costs) == 2:
+        latent, pixel = costs["ldm-scenes"], costs["pixel-scenes"]
+        figures["pixel ÷ latent: seconds per sample"] = pixel["seconds_per_sample"] / latent["seconds_per_sample"]
+        figures["pixel ÷ latent: FLOPs per call"] = pixel["gflops_per_call"] / latent["gflops_per_call"]
+    return figures
+
+
 def startup_figures() -> dict[str, float]:
     """A fresh `python app.py`: seconds until `/` answers; then, once its warm-up has loaded the models, each page's first visit."""
     import urllib.request
@@ -201,7 +218,7 @@ def startup_figures() -> dict[str, float]:
 
     with serving() as (url, _, cold, _):
         figures = {"cold start: seconds until / answers": cold}
-        for route in ("/autoencoders", "/vq", "/gan", "/forward", "/reverse", "/guidance"):
+        for route in ("/autoencoders", "/vq", "/gan", "/forward", "/reverse", "/guidance", "/clip", "/text-to-image"):
             began = time.perf_counter()
             with urllib.request.urlopen(url.rstrip("/") + route, timeout=60) as response:
                 response.read()
@@ -213,6 +230,6 @@ def run() -> None:
     torch.set_num_threads(cpu_budget()[2])  # as the app runs them (see devices.cpu_budget)
     print(f"machine: {machine()}")
     for group in (startup_figures, forward_figures, sampling_figures, guidance_figures, gan_figures, vq_figures,
-                  training_figures):
+                  text_to_image_figures, training_figures):
         for name, value in group().items():
             print(f"{name:62s} {value:10.2f}", flush=True)

@@ -424,20 +424,16 @@ def prompt_accuracy(m, prompts: list[str], scale: float = 3.0, steps: int = 50, 
                     clip_model=None) -> dict:
     """Each prompt once (its own seed): the share of images with the right shape and colour, exactly right, with
     the right relation (two objects), and the mean CLIP score."""
-    verdicts, scores = [], []
-    for i in range(0, len(prompts), batch):
-        chunk = prompts[i:i + batch]
-        ids = prompt_ids(m, chunk)
-        x_T = torch.cat([m.noise(1, seed + i + k) for k in range(len(chunk))])
-        step = None
-        for step in denoise_steps(m.model, m.schedule, x_T, "ddim", steps, 0.0, ids,
-                                  ClassifierFree(scale, null=m.null_condition(len(chunk)))):
-            pass
-        images = m.model.decode(step.x_t).cpu()
-        verdicts += [judge(x, prompt_facts(p)) for x, p in zip(images, chunk)]
-        if clip_model is not None:
-            from .clip import clip_score
-            scores += clip_score(clip_model, images, chunk).tolist()
+    return accuracy_of(images_for(m, prompts, scale, steps, seed, batch), prompts, clip_model)
+
+
+def accuracy_of(images: torch.Tensor, prompts: list[str], clip_model=None) -> dict:
+    """`prompt_accuracy`'s figures for images already made, one per prompt."""
+    verdicts = [judge(x, prompt_facts(p)) for x, p in zip(images, prompts)]
+    scores = []
+    if clip_model is not None:
+        from .clip import clip_score
+        scores = clip_score(clip_model, images, prompts).tolist()
     out = {"n": len(prompts), "shape_colour": float(np.mean([v["shape_colour"] for v in verdicts])),
            "correct": float(np.mean([v["correct"] for v in verdicts]))}
     relations = [v["relation"] for v in verdicts if v["relation"] is not None]
@@ -461,16 +457,51 @@ def held_out_prompts(n: int, seed: int = 0) -> list[str]:
     return out
 
 
+def seen_prompts(n: int, seed: int = 0) -> list[str]:
+    """Single-object prompts like `held_out_prompts`, but of colour–shape pairs seen in training."""
+    rng = np.random.default_rng(seed)
+    pairs = [(c, s) for c in COLOURS for s in SHAPE_CLASSES if (c, s) not in HELD_OUT]
+    out = []
+    for k in range(n):
+        colour, shape = pairs[rng.integers(len(pairs))]
+        size = list(SIZES)[rng.integers(2)]
+        obj = SceneObject(shape, colour, size, int(rng.integers(3)), int(rng.integers(3)))
+        out.append(f"a {size} {colour} {shape} {obj.position}")
+    return out
+
+
+def images_for(m, prompts: list[str], scale: float = 3.0, steps: int = 50, seed: int = 0, batch: int = 64) -> torch.Tensor:
+    """One image per prompt (prompt i from seed + i), decoded, on the CPU: what `prompt_accuracy` judges."""
+    out = []
+    for i in range(0, len(prompts), batch):
+        chunk = prompts[i:i + batch]
+        x_T = torch.cat([m.noise(1, seed + i + k) for k in range(len(chunk))])
+        step = None
+        for step in denoise_steps(m.model, m.schedule, x_T, "ddim", steps, 0.0, prompt_ids(m, chunk),
+                                  ClassifierFree(scale, null=m.null_condition(len(chunk)))):
+            pass
+        out.append(m.model.decode(step.x_t).cpu())
+    return torch.cat(out)
+
+
 def cost(m, steps: int = 50, n: int = 16, repeats: int = 1) -> dict:
     """What one sample costs with this model: parameters of the denoiser, the numbers the sampler holds per
-    sample, FLOPs of one denoiser call per sample (torch's FlopCounterMode; CFG makes two per step), and the
-    measured seconds per sample for `steps` DDIM steps with CFG (decoding included)."""
+    sample, FLOPs of one denoiser call per sample (torch's FlopCounterMode; CFG makes two per step), the
+    activations of that call (the sum of every layer's output, in MB), and the measured seconds per sample for
+    `steps` DDIM steps with CFG (decoding included)."""
     from torch.utils.flop_counter import FlopCounterMode
     ids = m.null_condition(1)
     x = m.noise(1, 0)
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        m.model(x, torch.zeros(1, dtype=torch.long, device=m.device), ids)
+    outputs = []  # bytes of every layer's output in one call: what the activations weigh
+    hooks = [layer.register_forward_hook(lambda _, __, out: outputs.append(out.numel() * out.element_size()))
+             for layer in m.model.unet.modules() if not list(layer.children())]
+    try:
+        with counter, torch.no_grad():
+            m.model(x, torch.zeros(1, dtype=torch.long, device=m.device), ids)
+    finally:
+        for hook in hooks:
+            hook.remove()
     prompt = single_object_prompts(1)[0]
     began = time.perf_counter()
     for _ in range(repeats):
@@ -478,10 +509,33 @@ def cost(m, steps: int = 50, n: int = 16, repeats: int = 1) -> dict:
     seconds = (time.perf_counter() - began) / (repeats * n)
     return {"parameters": sum(p.numel() for p in m.model.unet.parameters()),
             "numbers_per_sample": int(np.prod(m.sample_shape)), "gflops_per_call": counter.get_total_flops() / 1e9,
-            "seconds_per_sample": seconds}
+            "activation_mb_per_call": sum(outputs) / 2**20, "seconds_per_sample": seconds}
 
 
-def card_metrics(model, spec, n: int = 256) -> dict:
+def binding(images: torch.Tensor, prompts: list[str]) -> dict:
+    """Two-object prompts ("a red circle left of a blue square"): how often each colour lands on its own shape.
+    Per image, by scene truth: "bound" — both colour–shape pairs as asked; "swapped" — the two colours on each
+    other's shapes; "one" — one pair right; "neither" — anything else. Returns the shares of each."""
+    counts = {"bound": 0, "swapped": 0, "one": 0, "neither": 0}
+    for image, prompt in zip(images, prompts):
+        facts = prompt_facts(prompt)
+        if len(facts.objects) != 2:
+            raise ValueError(f"binding is measured on two-object prompts; {prompt!r} names {len(facts.objects)}")
+        found = scene_truth(image).objects
+        a, b = ({"shape": o["shape"], "colour": o["colour"]} for o in facts.objects)
+        has = lambda pair: any(_fits(o, pair) for o in found)  # noqa: E731
+        if has(a) and has(b):
+            counts["bound"] += 1
+        elif has({"shape": a["shape"], "colour": b["colour"]}) and has({"shape": b["shape"], "colour": a["colour"]}):
+            counts["swapped"] += 1
+        elif has(a) or has(b):
+            counts["one"] += 1
+        else:
+            counts["neither"] += 1
+    return {k: v / max(len(prompts), 1) for k, v in counts.items()}
+
+
+def card_metrics(model, spec, n: int = 128) -> dict:
     """The figures a text-to-image checkpoint's card records (50 DDIM steps, one image per prompt):
     single-object accuracy per guidance scale, held-out colour–shape pairs, two-object binding, CLIP score."""
     from . import checkpoints
@@ -490,8 +544,111 @@ def card_metrics(model, spec, n: int = 256) -> dict:
     clip_model = checkpoints.load(spec.text_encoder_from, device=m.device).model if spec.text_encoder_from else None
     singles = single_object_prompts(n)
     per_scale = {str(w): prompt_accuracy(m, singles, scale=w, clip_model=clip_model) for w in (1.0, 3.0, 5.0)}
+    pairs = two_object_prompts(n // 2)
     return {"single_object_by_scale": per_scale,
             "held_out_pairs": prompt_accuracy(m, held_out_prompts(n // 2), clip_model=clip_model),
-            "two_objects": prompt_accuracy(m, two_object_prompts(n // 2), clip_model=clip_model),
+            "seen_pairs_same_templates": prompt_accuracy(m, seen_prompts(n // 2), clip_model=clip_model),
+            "two_objects": {**accuracy_of(made := images_for(m, pairs), pairs, clip_model), "binding": binding(made, pairs)},
             "note": "50 DDIM steps, η = 0, one image per prompt, judged by data.scene_truth; clip_score is CLIPScore "
                     "by clip-scenes (0 to 2.5)"}
+
+
+
+# ---- cross-attention maps of a whole run, and where they fall ------------------------------------------------
+
+
+def attention_maps_by_step(m, prompt: str, steps: int = 50, seed: int = 0, scale: float = 3.0,
+                           negative: str = "") -> dict:
+    """`attention_maps` for every DDIM step of one run at once (what the page keeps, so that another step or
+    layer is shown without sampling again): {"tokens", "layers": {layer name: (steps, tokens, h, w) weights,
+    averaged over heads, of the conditional half of the CFG batch}, "t": the schedule index of each step,
+    "image": the final image}. Step k (1 … steps)
+    of it equals `attention_maps(m, prompt, k, steps, ...)["layers"]`; `attention_mean` averages the layers."""
+    m = copy.copy(m)  # a private copy of the network: recording on a model other users share would mix their runs
+    m.model = copy.deepcopy(m.model)
+    layers, names = m.model.cross_attention(), attention_layers(m)
+    tokens = [m.spec.tokenizer.itos[i] for i in prompt_ids(m, prompt)[0].tolist() if i != 0]
+    recorded, t = {name: [] for name in names}, []
+    step = None
+    try:
+        for layer in layers:
+            layer.maps = []
+        for step in generate_steps(m, prompt, negative, scale, steps, "ddim", seed, 1):
+            t.append(int(step.t))
+            for name, layer in zip(names, layers):
+                weights = layer.maps[0][0]  # this step's one call, the conditional half of the CFG batch: (h·w, L)
+                side = int(round(math.sqrt(weights.shape[0])))
+                recorded[name].append(weights[:, : len(tokens)].T.reshape(len(tokens), side, side))
+                layer.maps = []
+    finally:
+        for layer in layers:
+            layer.maps = None
+    return {"tokens": tokens, "layers": {name: torch.stack(v) for name, v in recorded.items()}, "t": t,
+            "image": m.model.decode(step.x_t)[0].cpu()}
+
+
+def attention_mean(layers: dict) -> torch.Tensor:
+    """The maps of several layers {name: (tokens, h, w)} upsampled to the largest side and averaged, as
+    `attention_maps(...)["mean"]`."""
+    big = max(v.shape[-1] for v in layers.values())
+    return torch.stack([F.interpolate(v[None].float(), size=(big, big), mode="nearest")[0]
+                        for v in layers.values()]).mean(0)
+
+
+def object_masks(image) -> list[tuple[SceneObject, np.ndarray]]:
+    """The objects `scene_truth` reads in an image (3, 32, 32), each with its coverage map (32, 32): α in [0, 1]
+    on the object's pixels, 0 elsewhere (the same segmentation and components as scene_truth)."""
+    from scipy import ndimage
+    from .data.truth import MIN_AREA, _read_object, _segment, as_uint8
+    pixels = as_uint8(image)
+    label, alpha = _segment(pixels)
+    out = []
+    for k, colour in enumerate(COLOURS):
+        components, count = ndimage.label(label == k, structure=np.ones((3, 3)))
+        for j in range(1, count + 1):
+            a = np.where(components == j, alpha, 0.0)
+            if a.sum() >= MIN_AREA:
+                out.append((_read_object(a, colour, pixels.shape[0]), a))
+    return out
+
+
+HALVES = ("left", "right", "top", "bottom")  # place words whose attention is measured by the half they name
+
+
+def half_mask(word: str, side: int = 32) -> np.ndarray:
+    """1 on the half of a (side, side) image that "left" / "right" / "top" / "bottom" names, 0 on the other."""
+    mask = np.zeros((side, side))
+    h = side // 2
+    {"left": mask[:, :h], "right": mask[:, h:], "top": mask[:h], "bottom": mask[h:]}[word][...] = 1
+    return mask
+
+
+def attention_inside(maps: torch.Tensor, tokens: list[str], image) -> dict:
+    """Where each colour, shape and place word of a prompt looks: for a colour (shape) word, the share of its
+    attention that falls on the objects of that colour (shape) scene truth finds in the image, weighted by their
+    coverage α; for "left" / "right" / "top" / "bottom", the share in that half of the image.
+    maps: (tokens, h, w) of one step and layer. Returns {word: {"share", "chance": the share uniform attention
+    would give (the objects' area share, or ½), "objects": how many objects it covers (None for a half)}};
+    a colour or shape word with no such object found gets share None."""
+    side = 32
+    up = F.interpolate(maps[None].float(), size=(side, side), mode="nearest")[0]  # each cell's weight on its pixels
+    found = object_masks(image)
+    out = {}
+    for k, word in enumerate(tokens):
+        if word in out:
+            continue
+        weights = up[k].numpy()
+        total = max(float(weights.sum()), 1e-12)
+        if word in COLOURS or word in SHAPE_CLASSES:
+            key = "colour" if word in COLOURS else "shape"
+            masks = [a for o, a in found if getattr(o, key) == word]
+            if not masks:
+                out[word] = {"share": None, "chance": None, "objects": 0}
+                continue
+            mask = np.clip(np.sum(masks, axis=0), 0, 1)
+            out[word] = {"share": float((weights * mask).sum() / total), "chance": float(mask.mean()),
+                         "objects": len(masks)}
+        elif word in HALVES:
+            half = half_mask(word, side)
+            out[word] = {"share": float((weights * half).sum() / total), "chance": 0.5, "objects": None}
+    return out
