@@ -115,10 +115,11 @@ RECIPES: dict[str, Recipe] = {
 
 def _text_to_image(latent: bool) -> Recipe:
     """The miniature Stable Diffusion (latent) and the same parts on pixels, for the comparison: the same text
-    encoder, schedule, caption dropout and steps, cross-attention at the same 8×8 and 4×4 resolutions (the pixel
-    UNet needs two more levels to reach them). The pixel UNet is narrower (base 32 against 64, one ResBlock per
-    level against two, batch 64 against 128): at ldm-scenes' width a step on 32×32 pixels costs about 10× more,
-    more than this CPU can train; even so it costs more per sample (`python -m playground bench`)."""
+    encoder, schedule and caption dropout, cross-attention at the same 8×8 and 4×4 resolutions (the pixel UNet
+    needs two more levels to reach them). The pixel UNet is narrower (base 32 against 64, one ResBlock per level
+    against two, batch 64 against 128) and trains 1,500 steps against 4,000: at ldm-scenes' width and steps a
+    pixel model costs about 10× more than this CPU can give it, so it gets about the same CPU time instead. Even
+    so it costs more per sample (`python -m playground bench`)."""
     clip, stage = RECIPES["clip-scenes"].spec, RECIPES["kl-scenes"].spec
     if latent:
         unet = UNetConfig(image_size=8, in_channels=4, base_channels=64, channel_mults=(1, 2), num_res_blocks=2,
@@ -129,9 +130,9 @@ def _text_to_image(latent: bool) -> Recipe:
         unet = UNetConfig(image_size=32, in_channels=3, base_channels=32, channel_mults=(1, 2, 2, 2), num_res_blocks=1,
                           num_heads=4, context_dim=clip.d_model, cross_attention_max_size=8)
         spec = TextDiffusionSpec(unet=unet, clip=clip.to_dict(), first_stage=None, first_stage_from=None, batch_size=64)
-        what = ("pixel-space text-conditional UNet on 32×32×3 scenes, half ldm-scenes' width, one block per level and "
-                "half its batch (what a CPU can train in the same time; the comparison for ldm-scenes)")
-    return Recipe(spec, "scenes", steps=4000, n=32768,
+        what = ("pixel-space text-conditional UNet on 32×32×3 scenes, half ldm-scenes' width, one block per level, half "
+                "its batch and 1,500 steps (about the CPU time ldm-scenes took; the comparison for ldm-scenes)")
+    return Recipe(spec, "scenes", steps=4000 if latent else 1500, n=32768,
                   summary=f"{what}, cross-attention to clip-scenes' frozen text encoder, caption dropout 10%, "
                           "cosine schedule, T=1000")
 

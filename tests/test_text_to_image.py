@@ -240,3 +240,24 @@ def test_the_shipped_latent_model_meets_single_object_prompts():
     m = checkpoints.load("ldm-scenes", device="cpu")
     measured = t2i.prompt_accuracy(m, t2i.single_object_prompts(24, seed=5), scale=3.0, steps=25)
     assert measured["shape_colour"] >= 0.7  # a fresh sample of prompts, fewer steps: a looser bound
+
+
+@pytest.mark.skipif(not SHIPPED, reason="ldm-scenes is not trained in this copy")
+def test_cli_samples_a_prompt_and_runs_img2img(tmp_path, capsys):
+    from PIL import Image
+
+    from playground.__main__ import main
+    out = tmp_path / "x.npy"
+    assert main(["sample", "ldm-scenes", "--prompt", "a small red circle at the top left", "--negative-prompt", "blue",
+                 "--n", "2", "--steps", "3", "--out", str(out), "--device", "cpu"]) == 0
+    x = np.load(out)
+    assert x.shape == (2, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
+    picture = tmp_path / "in.png"
+    Image.fromarray(render(Scene((SceneObject("square", "blue", "large", 1, 1),)))).save(picture)
+    assert main(["sample", "ldm-scenes", "--prompt", "a large red square", "--init", str(picture), "--strength", "0.3",
+                 "--n", "1", "--steps", "10", "--out", str(out), "--device", "cpu"]) == 0
+    assert np.load(out).shape == (1, 3, 32, 32)
+    assert main(["sample", "ldm-scenes", "--prompt", "a red circle", "--strength", "0.5", "--out", str(out)]) == 2
+    assert main(["sample", "ldm-scenes", "--prompt", "a red zebra", "--out", str(out)]) == 2
+    assert main(["sample", "ldm-scenes", "--out", str(out)]) == 2
+    assert "zebra" in capsys.readouterr().err
