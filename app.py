@@ -15,7 +15,7 @@ import argparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from pages import autoencoders, clip, forward, gan, guidance, home, reverse, vq  # noqa: E402
+from pages import autoencoders, clip, forward, gan, guidance, home, reverse, text_to_image, vq  # noqa: E402
 from pages.common import findings, next_link, set_journey  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
@@ -50,6 +50,12 @@ PAGES = [
                  "classifier, retrieval both ways with R@1 against chance, the modality gap, attribute binding "
                  "(the true caption against colours swapped: where CLIP fails), the CLIP score calibrated (higher = "
                  "a better match), and a mini-CLIP trained live with its similarity matrix lighting up."),
+    dict(route="/text-to-image", docs="text_to_image", title="Text to image", module=text_to_image,
+         family="latent diffusion (a miniature Stable Diffusion)",
+         teaches="Prompts to images through an autoencoder's latent space and cross-attention to mini-CLIP's text "
+                 "encoder: images streaming out of noise, where each word looks, guidance scales and negative "
+                 "prompts measured by a scene judge, img2img and inpainting, latent against pixel diffusion "
+                 "(time, FLOPs, quality), and held-out colour–shape pairs."),
 ]
 
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])

@@ -127,7 +127,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from . import checkpoints, viz
+    from . import checkpoints
     from .diffusion.samplers import ClassifierFree, ClassifierGuidance, sample
 
     m = checkpoints.load(args.name, device=args.device)

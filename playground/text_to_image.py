@@ -396,6 +396,12 @@ def latent_mask(m, mask: torch.Tensor) -> torch.Tensor:
     return F.adaptive_max_pool2d(mask, side).to(m.device) if side != mask.shape[-1] else mask.to(m.device)
 
 
+def regenerated_pixels(m, mask) -> torch.Tensor:
+    """The 32×32 pixels a mask really regenerates (CPU, bool): every pixel of every latent cell it touches."""
+    cells = latent_mask(m, mask).float().cpu()
+    return F.interpolate(cells, size=32, mode="nearest")[0, 0] > 0.5
+
+
 def inpaint_steps(m, image: torch.Tensor, mask, prompt: str, scale: float = 3.0, steps: int = 50, seed: int = 0,
                   n: int = 4, negative: str = "") -> Iterator[Step]:
     """Regenerate only the masked region: after every step the known region is re-noised from the image to the
@@ -598,18 +604,8 @@ def attention_mean(layers: dict) -> torch.Tensor:
 def object_masks(image) -> list[tuple[SceneObject, np.ndarray]]:
     """The objects `scene_truth` reads in an image (3, 32, 32), each with its coverage map (32, 32): α in [0, 1]
     on the object's pixels, 0 elsewhere (the same segmentation and components as scene_truth)."""
-    from scipy import ndimage
-    from .data.truth import MIN_AREA, _read_object, _segment, as_uint8
-    pixels = as_uint8(image)
-    label, alpha = _segment(pixels)
-    out = []
-    for k, colour in enumerate(COLOURS):
-        components, count = ndimage.label(label == k, structure=np.ones((3, 3)))
-        for j in range(1, count + 1):
-            a = np.where(components == j, alpha, 0.0)
-            if a.sum() >= MIN_AREA:
-                out.append((_read_object(a, colour, pixels.shape[0]), a))
-    return out
+    from .data.truth import objects_with_masks
+    return objects_with_masks(image)
 
 
 HALVES = ("left", "right", "top", "bottom")  # place words whose attention is measured by the half they name

@@ -94,6 +94,21 @@ def _read_object(alpha: np.ndarray, colour: str, side: int) -> SceneObject:
     return SceneObject(shape, colour, size, cell(cy), cell(cx))
 
 
+def objects_with_masks(image) -> list[tuple[SceneObject, np.ndarray]]:
+    """Every object of a square image (steps 1–3 above), each with its coverage map α (H, W): in [0, 1] on the
+    object's pixels, 0 elsewhere."""
+    image = as_uint8(image)
+    label, alpha = _segment(image)
+    out = []
+    for k, colour in enumerate(COLOURS):
+        components, count = ndimage.label(label == k, structure=np.ones((3, 3)))
+        for j in range(1, count + 1):
+            a = np.where(components == j, alpha, 0.0)
+            if a.sum() >= MIN_AREA:
+                out.append((_read_object(a, colour, image.shape[0]), a))
+    return out
+
+
 def scene_truth(image) -> Scene:
     """The scene graph an image shows: a uint8 (H, W, 3) array or a float (3, H, W) tensor in [-1, 1], square.
     Objects are listed in reading order (left to right, else top to bottom); two objects get a relation."""
@@ -101,14 +116,7 @@ def scene_truth(image) -> Scene:
     side = image.shape[0]
     if image.shape[1] != side:
         raise ValueError(f"scene_truth reads square images; got {image.shape[0]}×{image.shape[1]}")
-    label, alpha = _segment(image)
-    objects = []
-    for k, colour in enumerate(COLOURS):
-        components, count = ndimage.label(label == k, structure=np.ones((3, 3)))
-        for j in range(1, count + 1):
-            a = np.where(components == j, alpha, 0.0)
-            if a.sum() >= MIN_AREA:
-                objects.append(_read_object(a, colour, side))
+    objects = [o for o, _ in objects_with_masks(image)]
     relation = None
     if len(objects) == 2:
         a, b = objects

@@ -68,3 +68,96 @@ def scale_grid(rows: list[torch.Tensor], labels: list[str], title: str = "") -> 
 
 def titled(picture: np.ndarray, text: str) -> np.ndarray:
     return captioned(picture, text)
+
+
+# ---- img2img and inpainting (tabs 5 and 6) --------------------------------------------------------------------
+
+
+def big(x: torch.Tensor, side: int = 128) -> np.ndarray:
+    """One image (3, H, W) in [−1, 1], blown up with square pixels to about `side`."""
+    return upscale(to_uint8(x.detach().float().cpu().clamp(-1, 1)), fit_scale(x.shape[-1], side))
+
+
+def before_after(pictures: dict[str, torch.Tensor], side: int = 160) -> np.ndarray:
+    """Captioned images (3, H, W) side by side: the input, the noised start, the result …"""
+    return labelled_strip({caption: big(x, side) for caption, x in pictures.items()})
+
+
+def mask_overlay(image: torch.Tensor, mask: torch.Tensor, cells: torch.Tensor | None = None,
+                 side: int = 160) -> np.ndarray:
+    """The image with the 32×32 mask tinted magenta (half and half), and, when `cells` (32×32, the region a
+    latent model regenerates) covers more, those extra pixels tinted lightly."""
+    base = to_uint8(image.detach().float().cpu().clamp(-1, 1)).astype(np.float32)
+    tint = np.array([255, 0, 255], dtype=np.float32)
+    painted = mask.cpu().numpy().astype(bool)[..., None]
+    extra = (cells.cpu().numpy().astype(bool)[..., None] & ~painted) if cells is not None else np.zeros_like(painted)
+    out = np.where(painted, 0.45 * base + 0.55 * tint, base)
+    out = np.where(extra, 0.75 * out + 0.25 * tint, out)
+    return upscale(out.astype(np.uint8), fit_scale(base.shape[0], side))
+
+
+def strength_figure(strengths: list[float], distance: list[float], follows: list[float], floor: float | None = None):
+    """img2img's trade-off, measured: the mean |pixel change| from the input (left axis) and the share of images
+    showing the prompt's shape and colour (right axis), against the strength."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=strengths, y=distance, mode="lines+markers", name="mean |pixel change| from the input",
+                             line=dict(color="#1f77b4"), hovertemplate="strength %{x:.2f}: %{y:.3f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=strengths, y=follows, mode="lines+markers", name="share showing the prompt's shape "
+                             "and colour (scene truth)", yaxis="y2", line=dict(color="#d62728"),
+                             hovertemplate="strength %{x:.2f}: %{y:.0%}<extra></extra>"))
+    if floor is not None:
+        fig.add_hline(y=floor, line=dict(color="#7f7f7f", dash="dash"))
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color="#7f7f7f", dash="dash"),
+                                 name="the autoencoder alone (encode → decode)"))
+    fig.update_layout(height=340, margin=dict(l=50, r=50, t=30, b=40), template="plotly_white",
+                      xaxis=dict(title="strength (t = strength · T)", range=[0, 1.05]),
+                      yaxis=dict(title="mean |change| ([−1, 1] scale)", rangemode="tozero", color="#1f77b4"),
+                      yaxis2=dict(title="share following the prompt", overlaying="y", side="right", range=[0, 1.05],
+                                  tickformat=".0%", color="#d62728"),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def guidance_figure(scales: list[float], measured: list[dict], card: dict | None = None):
+    """The guidance-scale tab's figures against w: scene-truth shares (left) and the mean CLIP score (right) of a
+    grid's rows (`text_to_image.measure` of each), solid; the card's `single_object_by_scale` ({w: figures}), dashed."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["scene truth: share of images", "mean CLIP score (0–2.5)"],
+                        horizontal_spacing=0.12)
+    shares = (("shape_colour", "shape + colour right", "#1f77b4"), ("correct", "exactly right", "#ff7f0e"))
+    done = sorted(zip(scales, measured), key=lambda pair: pair[0])
+    xs = [w for w, _ in done]
+    for key, name, colour in shares if done else ():
+        fig.add_trace(go.Scatter(x=xs, y=[m[key] for _, m in done], mode="lines+markers", name=f"{name} (here)",
+                                 line=dict(color=colour)), row=1, col=1)
+    if done and "clip_score" in done[0][1]:
+        fig.add_trace(go.Scatter(x=xs, y=[m["clip_score"] for _, m in done], mode="lines+markers",
+                                 name="CLIP score (here)", line=dict(color="#2ca02c")), row=1, col=2)
+    if card:
+        ws = sorted(card, key=float)
+        cx, n = [float(w) for w in ws], card[ws[0]].get("n", 256)
+        for key, name, colour in shares:
+            fig.add_trace(go.Scatter(x=cx, y=[card[w][key] for w in ws], mode="lines+markers",
+                                     name=f"{name} (card, {n} prompts)", line=dict(color=colour, dash="dash")),
+                          row=1, col=1)
+        if all("clip_score" in card[w] for w in ws):
+            fig.add_trace(go.Scatter(x=cx, y=[card[w]["clip_score"] for w in ws], mode="lines+markers",
+                                     name="CLIP score (card)", line=dict(color="#2ca02c", dash="dash")), row=1, col=2)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(range=[0, 2.5], row=1, col=2)
+    fig.update_xaxes(title_text="guidance scale w")
+    fig.update_layout(height=330, margin=dict(l=40, r=10, t=40, b=40), template="plotly_white",
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def sweep_grid(image: torch.Tensor, rows: list[torch.Tensor], labels: list[str], seeds: int) -> np.ndarray:
+    """The strength sweep: the input alone on the first row (the rest of it white), then one row of `seeds`
+    results per strength, labelled."""
+    first = torch.cat([image[None], torch.ones(seeds - 1, *image.shape)])
+    return labelled_grid([first, *rows], seeds, ["input", *labels], title="rows = strengths, columns = seeds",
+                         col_labels=[f"seed {k}" for k in range(seeds)])
