@@ -5,6 +5,7 @@ replaced by a code from a learned codebook e_1..e_K, so the image becomes a grid
     VQ     k = argmin_j ‖z_e − e_j‖²,  z_q = e_k                    nearest neighbour (eq. 1–2): k-means in disguise
            z_q ← z_e + sg[z_q − z_e]                                straight-through: the decoder's gradient is copied to z_e
            L = ‖x − D(z_q)‖² + ‖sg[z_e] − e‖² + β‖z_e − sg[e]‖²     eq. 3: reconstruction + codebook + commitment
+                                         (each term a mean here, not a sum: see VectorQuantizer.forward)
     EMA    N_k ← γN_k + (1−γ)n_k,  m_k ← γm_k + (1−γ)Σ z_e,  e_k = m_k / N_k     Appendix A.1 (replaces the codebook loss)
     restart a code whose usage fell below a threshold jumps to a random z_e of the batch   (Dhariwal et al. 2020, Jukebox §3)
     Gumbel z_q = Σ_k y_k e_k,  y = softmax((logits + g) / τ),  g ~ Gumbel(0, 1)        Jang et al. 2017; DALL·E §2.1
@@ -94,7 +95,10 @@ class VQSpec:
 
     def loss(self, model: "VQVAE", x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
         out = model.quantize(model.encode(x), generator)
-        recon = F.mse_loss(model.decode(out["z_q"]), x)  # ‖x − D(z_q)‖², per pixel
+        # ‖x − D(z_q)‖², a mean per pixel (eq. 3 sums it; see VectorQuantizer.forward for what the means change),
+        # for the VQ-VAE and the dVAE alike: a Gaussian decoder. DALL·E's dVAE uses a logit-Laplace likelihood
+        # instead (Ramesh et al. 2021, appendix A.3); this one does not.
+        recon = F.mse_loss(model.decode(out["z_q"]), x)
         loss = recon + out["loss"]
         metrics = {"loss": loss.item(), "recon": recon.item(), **{k: float(v) for k, v in out["metrics"].items()}}
         return loss, metrics
@@ -142,8 +146,14 @@ class VectorQuantizer(nn.Module):
             self.kmeans_(flat.detach())
         index = self.nearest(flat.detach())
         z_q = rearrange(self.codebook[index], "(b h w) d -> b d h w", b=b, h=h, w=w)
-        commitment = F.mse_loss(z_e, z_q.detach())  # ‖z_e − sg[e]‖²: keeps the encoder near its codes
-        codebook = F.mse_loss(z_q, z_e.detach())  # ‖sg[z_e] − e‖²: moves the codes to their z_e (not with EMA)
+        # Eq. 3 sums each term; here each is a mean: the reconstruction over the P = C·H·W pixels (VQSpec.loss),
+        # these two over the Q = D·h·w latent values. Times P, that is eq. 3 with the codebook and commitment terms
+        # scaled by P/Q: an effective β of β·P/Q. P/Q = 1 for Fashion-MNIST at D = 16 (784 = 16·7·7), but 1/4 for
+        # 8×8 digits at D = 16 (64 against 16·4·4), so there the encoder is held to its codes 4× more weakly than
+        # β = 0.25 says; P/Q also changes with the D chosen on the page. (The codebook term alone moves the codes,
+        # so under Adam its scale hardly matters, and with EMA it is not used at all.)
+        commitment = F.mse_loss(z_e, z_q.detach())  # ‖z_e − sg[e]‖² / Q: keeps the encoder near its codes
+        codebook = F.mse_loss(z_q, z_e.detach())  # ‖sg[z_e] − e‖² / Q: moves the codes to their z_e (not with EMA)
         loss = self.spec.commitment * commitment + (0 if self.spec.ema else codebook)
         counts = torch.bincount(index, minlength=self.spec.codebook_size).float()
         if self.training:
@@ -437,8 +447,24 @@ def codebook_colours(codebook: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
+@torch.no_grad()
+def gumbel_max_tokens(model: VQVAE, x: torch.Tensor, generator: torch.Generator | None = None,
+                      noise: bool = True) -> torch.Tensor:
+    """argmax_k (logits + g)_k per cell, (N, grid, grid): the one code the relaxed mixture tends to as τ → 0, drawn
+    with the same Gumbel noise g as `gumbel_decode` for the same generator. With noise it is a *sample* from
+    softmax(logits) (the Gumbel-max trick), not the argmax of the logits; without noise it is that argmax."""
+    logits = model.encode(x.to(model.codebook.device))
+    return model.quantizer.relaxed(logits, 1.0, generator, noise).argmax(1).cpu()  # softmax keeps the argmax
+
+
+@torch.no_grad()
 def relaxation_sweep(model: VQVAE, x: torch.Tensor, taus, seed: int = 0, noise: bool = True) -> dict:
     """The dVAE's decode error (MSE per pixel) on images x through the relaxed mixture at each temperature τ, the
-    same Gumbel noise for each, and through the argmax codes (the limit τ → 0)."""
+    same Gumbel noise for each; through the one-hot codes argmax(logits + g) that the mixture tends to as τ → 0
+    (`gumbel_max`); through the argmax codes (`argmax`, the tokens); and the fraction of cells where those two
+    codes differ (`differ`, 0 without noise)."""
     relaxed = [mse(gumbel_decode(model, x, tau, torch.Generator().manual_seed(seed), noise), x) for tau in taus]
-    return {"relaxed": relaxed, "argmax": mse(reconstruct(model, x), x)}
+    drawn = gumbel_max_tokens(model, x, torch.Generator().manual_seed(seed), noise)
+    argmax = tokens(model, x).cpu()
+    return {"relaxed": relaxed, "gumbel_max": mse(decode_tokens(model, drawn), x),
+            "argmax": mse(decode_tokens(model, argmax), x), "differ": float((drawn != argmax).float().mean())}

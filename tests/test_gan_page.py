@@ -13,7 +13,8 @@ from gradio_client.exceptions import AppError
 
 from pages import gan as page_gan
 from pages.common import run_job
-from playground import checkpoints
+from playground import checkpoints, gan
+from playground.viz import gan as gan_viz
 
 SETTINGS = dict(dataset="ring8", loss="nonsaturating", lr=1e-3, d_lr=1e-3, d_steps=1, latent=8, seed=0)
 HAVE_DCGAN = "gan-fashion" in checkpoints.available()
@@ -93,6 +94,21 @@ def test_a_step_while_training_waits_then_refuses():
         page_gan.single_step("D", **SETTINGS, run=run)  # waits a moment for a Pause, then says why not
     training.close()
     assert "(" in page_gan.single_step("D", **SETTINGS, run=run).status  # free again after Pause
+
+
+def test_the_green_arrows_are_labelled_as_the_force_not_the_motion():
+    """Issue 18, item 4: the arrows are −∇ₓ L_G at G(z); the page must not call them where the points move."""
+    run = page_gan.reset2d(**SETTINGS).run
+    view = run.view()
+    x = torch.tensor(view.points, requires_grad=True)
+    grad, = torch.autograd.grad(gan.g_loss(run.spec.loss, run.model.discriminator(x)) * len(x), x)
+    assert np.allclose(view.pull, -grad.numpy(), atol=1e-6)  # what is drawn is −∇ₓ L_G (its sum over the batch)
+    with gr.Blocks() as page:
+        page_gan.build(page)
+    field = next(b for b in page.blocks.values() if getattr(b, "elem_id", None) == "gan-field")
+    for words in (field.label, gan_viz.PUSH_LEGEND, page_gan.ABOUT):
+        assert "L_G" in words and "force" in words and "not its motion" in words, words
+        assert "push" not in words, words
 
 
 def test_presets_set_the_controls():

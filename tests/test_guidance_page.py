@@ -45,6 +45,20 @@ def test_ring8_grid_streams_and_records_both_methods(toy_grid):
     assert (cfg.x_t[0] == cg.x_t[0]).all()  # both methods start from the same x_T
 
 
+def test_live_progress_and_cell_step_through_name_the_same_t(monkeypatch):
+    """Issue 18, item 6: one convention, t = schedule index + 1, live and when stepping through a cell."""
+    monkeypatch.setattr(page_guidance.grids, "UPDATE_EVERY_S", 0.0)  # a progress line after every step
+    updates = list(page_guidance.build_grids(*{**GOOD, "scales": "1", "n_seeds": 1}.values(), {}))
+    grid_id, grids = updates[-1].grid_id, updates[-1].grids
+    live = [re.search(r"^(.+): step (\d+) of 10 \(t = (\d+)\)", str(u.progress)) for u in updates[:-1]]
+    live = [m for m in live if m and m[1] == "classifier-free guidance"]
+    assert len(live) == 9  # steps 1 … 9 of the CFG grid (the 10th is the finished grid)
+    for m in live:  # step i looked at frame i − 1
+        i, t = int(m[2]), int(m[3])
+        assert f", t = {t} (ᾱ_t" in page_guidance.show_cell(grid_id, "cfg", 0, 0, i - 1, grids).info
+    assert int(live[0][3]) == grids[grid_id].trajectories["cfg"].ts[0] + 1 > 1  # 1-based, not the index
+
+
 def test_cell_step_through_reads_the_recording(toy_grid):
     _, grid_id, grids = toy_grid
     choices = page_guidance.cell_choices(grid_id, grids)

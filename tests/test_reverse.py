@@ -64,6 +64,20 @@ def test_generate_streams_then_hands_back_a_run_id(toy_run):
     assert torch.isfinite(trajectory.final).all()
 
 
+def test_live_progress_and_step_through_name_the_same_t(monkeypatch):
+    """Issue 18, item 6: one convention, t = schedule index + 1, live and when stepping through."""
+    monkeypatch.setattr(reverse.step_through, "LIVE_EVERY_S", 0.0)  # a live status after every step
+    updates = _generate(steps=10, n=16)
+    runs, run_id = updates[-1].runs, updates[-1].run_id
+    live = [re.search(r"Sampling: step (\d+) of 10 \(t = (\d+) of (\d+)\)", u.status or "") for u in updates[:-1]]
+    live = [(int(m[1]), int(m[2]), int(m[3])) for m in live if m]
+    assert len(live) == 9  # steps 1 … 9 (the 10th is the finished sample)
+    ts = runs[run_id]["trajectory"].ts
+    for i, t, num_steps in live:  # step i looked at frame i − 1
+        assert t == ts[i - 1] + 1 and 1 <= t <= num_steps
+        assert f"at t = {t} of {num_steps} (schedule index {t - 1})" in reverse.show_frame(run_id, i - 1, runs).info
+
+
 def test_show_frame_first_middle_last(toy_run):
     _, run_id, runs = toy_run
     last = len(runs[run_id]["trajectory"]) - 1

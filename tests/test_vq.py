@@ -166,6 +166,48 @@ def test_gumbel_relaxation_sharpens_as_tau_falls():
         vq.gumbel_decode(model, data.load("digits", "test", n=1).x, 0.0)
 
 
+@pytest.mark.parametrize("dataset, image_size, downsample, ratio", [("digits", 8, 2, 0.25), ("fashion", 28, 4, 1.0)])
+def test_the_loss_is_eq3_with_codebook_and_commitment_scaled_by_pixels_over_latents(dataset, image_size, downsample,
+                                                                                     ratio):
+    """Issue 18, item 9: the means make L·P = eq. 3's sums with the two VQ terms × P/Q (P pixels, Q = D·h·w)."""
+    spec = tiny(ema=False, restart=False, code_dim=16, dataset=dataset, image_size=image_size, downsample=downsample)
+    model = spec.build()
+    x = data.load(dataset, "test", n=4).x
+    with torch.no_grad():
+        loss, _ = spec.loss(model, x, None, torch.Generator().manual_seed(0))
+        z_e = model.encode(x)
+        out = model.quantize(z_e)
+        z_q, x_hat = model.quantizer.codebook[out["indices"]].permute(0, 3, 1, 2), model.decode(out["z_q"])
+    pixels, latents = x[0].numel(), z_e[0].numel()
+    assert pixels / latents == ratio
+    per_example = lambda v: v.flatten(1).sum(1).mean()  # eq. 3's sums, averaged over the batch
+    recon, vq_terms = per_example((x - x_hat) ** 2), per_example((z_e - z_q) ** 2)
+    eq3 = recon + ratio * (1 + spec.commitment) * vq_terms  # codebook + β·commitment, both × P/Q
+    assert float(loss) * pixels == pytest.approx(float(eq3), rel=1e-5)
+
+
+def test_with_gumbel_noise_the_cold_limit_is_a_sample_not_the_argmax():
+    """Issue 18, item 5: as τ → 0 with noise, softmax((logits + g)/τ) is one-hot at argmax(logits + g), which is
+    distributed as softmax(logits) (Gumbel-max), not fixed at argmax(logits)."""
+    q = tiny(quantizer="gumbel").build().eval().quantizer
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0]).reshape(1, 4, 1, 1).expand(20000, 4, 1, 1)
+    cold = q.relaxed(logits, 1e-3, torch.Generator().manual_seed(0))
+    drawn = cold.argmax(1).flatten()
+    assert cold.amax(1).mean() > 0.99  # one code each (bar near-ties of the noisy logits) ...
+    frequency = torch.bincount(drawn, minlength=4).float() / len(drawn)
+    assert torch.allclose(frequency, torch.softmax(logits[0, :, 0, 0], 0), atol=0.015)  # ... drawn from softmax
+    assert (drawn != 0).float().mean() > 0.3  # not the argmax (code 0): 1 − softmax₀ = 36 % of draws
+    model = tiny(quantizer="gumbel").build().eval()
+    x = data.load("digits", "test", n=8).x
+    assert torch.equal(vq.gumbel_max_tokens(model, x, noise=False), vq.tokens(model, x).cpu())
+    same = vq.relaxation_sweep(model, x, [1e-6], seed=3)  # the same noise g for the mixture and the Gumbel-max codes
+    cold = vq.gumbel_decode(model, x, 1e-6, torch.Generator().manual_seed(3))
+    drawn = vq.decode_tokens(model, vq.gumbel_max_tokens(model, x, torch.Generator().manual_seed(3))).detach()
+    assert (cold - drawn).abs().mean() < 1e-3 and same["relaxed"][0] == pytest.approx(same["gumbel_max"], rel=1e-2)
+    assert 0 < same["differ"] < 1
+    assert vq.relaxation_sweep(model, x, [1e-3], seed=3, noise=False)["differ"] == 0
+
+
 def test_codebook_colours_are_similar_for_similar_codes():
     codebook = torch.tensor([[0.0, 0, 0, 0], [0.01, 0, 0, 0], [5.0, 5, 5, 5], [-5.0, 3, 0, 1]])
     colours = vq.codebook_colours(codebook).astype(int)

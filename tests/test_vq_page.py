@@ -1,6 +1,7 @@
 """/vq: every tab's handler on the shipped models (and the claims the page makes, measured), bad values straight
 to the handlers and through the HTTP API, live training, two sessions apart, and a real browser: the token map,
 then a sample drawn token by token; two browsers at once, each editing only its own token map."""
+import math
 import os
 import re
 from types import SimpleNamespace
@@ -158,6 +159,21 @@ def test_top_k_1_always_takes_the_likeliest_token():
     assert all(f["p"] == pytest.approx(1.0) for f in frames)
 
 
+def test_a_drawn_token_never_reads_as_probability_zero():
+    """Issue 18, item 10: "drew code 43, to which the prior gave probability 0.00"."""
+    frames = list(page.sample_live(-1, 1.0, 0, 0, 1000))[-1].frames
+    unlikely = [{**f, "p": 3.1e-4, "top": [(1, 0.9), (2, 0.0042), (3, 2.7e-5)]} if k == 4 else f
+                for k, f in enumerate(frames)]
+    text = page.scrub(unlikely, 5).text
+    assert "probability **0.00031** (log-probability ln p = -8.08)" in text and "0.00*" not in text
+    assert "1 (0.90), 2 (0.0042), 3 (2.7e-05)" in text
+    for frame in frames:  # every real draw: its probability shown non-zero, and its log-probability
+        shown = page.scrub(frames, frame["position"] + 1).text
+        p = float(re.search(r"probability \*\*([^*]+)\*\*", shown).group(1))
+        assert 0 < p == pytest.approx(frame["p"], rel=0.05, abs=0.005)
+        assert f"ln p = {math.log(frame['p']):.2f}" in shown
+
+
 def test_the_prior_draws_garments_of_the_asked_class():
     card = checkpoints.card("prior-fashion")["metrics"]
     assert card["test_bits_per_image"] < 0.8 * card["uniform_bits_per_image"]
@@ -174,11 +190,16 @@ def test_temperature_is_measured():
 
 def test_gumbel_relaxation_leaks_at_moderate_tau_and_blurs_at_high_tau():
     out = page.gumbel(*FASHION, 1.0, 0, True)
-    relaxed, hard = list(out.plot.data[0].y), out.plot.data[1].y
-    assert relaxed[0] == pytest.approx(hard[0], rel=0.1)  # τ = 0.05: one code, as the argmax
+    relaxed, hard, drawn = list(out.plot.data[0].y), out.plot.data[1].y, out.plot.data[2].y
+    assert relaxed[0] == pytest.approx(drawn[0], rel=0.05)  # τ = 0.05: one code, argmax(logits + g) ...
+    differ = float(re.search(r"the two differ in ([\d.]+)% of cells", out.text).group(1))
+    assert differ > 1 and "a *sample*" in out.text  # ... a Gumbel-max sample, not the argmax (the tokens)
+    assert "not with DALL·E's logit-Laplace" in out.text  # the dVAE's loss is said to be MSE
     assert min(relaxed) < relaxed[0]  # a blend of codes passes more than a token: a lower error ...
     assert relaxed[-1] > 3 * relaxed[0]  # ... until τ = 100 blends them all and the image is lost
     assert f"least at τ = {out.plot.data[0].x[relaxed.index(min(relaxed))]:g}" in out.text
+    quiet = page.gumbel(*FASHION, 1.0, 0, False)  # no noise: τ → 0 is the argmax itself
+    assert "the argmax code, the token itself" in quiet.text and list(quiet.plot.data[1].y) == list(quiet.plot.data[2].y)
     with pytest.raises(gr.Error, match="τ must be"):
         page.gumbel(*FASHION, 0.0, 0, True)
 

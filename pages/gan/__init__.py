@@ -1,4 +1,4 @@
-"""/gan: a 2D GAN trained live (D as a heat map, G's push as arrows, pause and single D/G steps), mode
+"""/gan: a 2D GAN trained live (D as a heat map, the force −∇ₓ L_G as arrows, pause and single D/G steps), mode
 collapse counted on the ring of 8 Gaussians, a shipped DCGAN on Fashion-MNIST, its patch discriminator, and
 GAN samples next to VAE and DDPM samples with one diversity figure each. One module per tab."""
 from __future__ import annotations
@@ -20,8 +20,10 @@ __all__ = ["build", "demo", "collapse_side_by_side", "compare_families", "CAPS",
 ABOUT = ("A **generator** G turns noise z into a sample; a **discriminator** D looks at a sample and says how real it "
          "seems. They are trained in turn against each other: D to tell real from generated, G to fool D. Nothing "
          "ever computes a probability of a sample — a GAN is not a density model — so the only signal G gets is D's "
-         "gradient: the green arrows below. Training is a game, not a descent, so it can circle, stall, or *collapse* "
-         "onto a few modes of the data.")
+         "gradient. The green arrows below are $-\\nabla_x L_G$ at each generated point: the *force* on it, not its "
+         "motion. A point moves only through G's weights, which all points' forces pull on at once (and Adam "
+         "rescales), so after a G step it can move at an angle to its arrow. Training is a game, not a descent, so "
+         "it can circle, stall, or *collapse* onto a few modes of the data.")
 TABS = ((live, "2D: train live", "live"), (collapse, "Mode collapse, measured", "collapse"),
         (dcgan, "DCGAN on Fashion-MNIST", "dcgan"), (patches, "Patch discriminator", "patches"),
         (compare, "GAN vs VAE vs DDPM", "compare"))

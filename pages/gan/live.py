@@ -1,5 +1,6 @@
 """The "2D: train live" tab: a GAN on toy points, trained a few hundred iterations a second and redrawn as it goes
-(D as a heat map, G's next push as arrows), with Pause, single D and G updates, Reset and two presets.
+(D as a heat map, the force −∇ₓ L_G on each generated point as arrows), with Pause, single D and
+G updates, Reset and two presets.
 
 This browser's run (`playground.gan.LiveRun`: model, optimizers, counts, history) lives in its session state and is
 passed in and out of every handler; Pause cancels the training event, and the steps go on from the paused model."""
@@ -27,6 +28,8 @@ PRESETS = {
 MAX_ITERS = 5000  # per press of Train
 VIEW_POINTS = 400  # generated points drawn (a fixed z, so they move smoothly)
 PICTURE_EVERY_S = 0.2  # the live picture redraws at most this often
+FIELD_LABEL = ("D over the plane, real (grey) and generated (red) points, and in green −∇ₓ L_G: the force on "
+               "each generated point, not its motion (it moves only through G's weights)")
 PLOTS_EVERY_S = 1.0  # ... and the loss and coverage plots at most this often
 REAL_POINTS = 800  # real points drawn under the generated ones
 
@@ -142,8 +145,7 @@ def build_tab(page: gr.Blocks) -> None:
             g_button = gr.Button("One G step", elem_id="gan-g-step")
             reset = gr.Button("Reset", elem_id="gan-reset")
     with gr.Row():
-        field = gr.Image(label="D over the plane, real (grey) and generated (red) points, G's next push (green)",
-                         format="png", interactive=False, elem_id="gan-field")
+        field = gr.Image(label=FIELD_LABEL, format="png", interactive=False, elem_id="gan-field")
         with gr.Column():
             status = gr.Markdown(elem_id="gan-status")
             losses = gr.Plot(gan_viz.losses_figure({"it": [], "d_loss": [], "g_loss": []}), label="Losses")

@@ -91,7 +91,8 @@ def build_grids(dataset, label, scales_text, n_seeds, first_seed, sampler, steps
                 if images:
                     pictures[method] = guidance_viz.live_grid_picture(event.step.x0, scales, seeds, method, event.i,
                                                                       event.total)
-                text = (f"{guidance.METHODS[method]}: step {event.i} of {event.total} (t = {event.step.t}), "
+                # t is 1-based, t = schedule index + 1, as in the step-through of a cell below
+                text = (f"{guidance.METHODS[method]}: step {event.i} of {event.total} (t = {event.step.t + 1}), "
                         f"{time.perf_counter() - began:.1f} s so far")
                 yield GridUpdate(pictures["cfg"], pictures["classifier"], gr.update(), text, gr.update(), gr.update(),
                                  grids or {})

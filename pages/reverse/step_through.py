@@ -99,8 +99,9 @@ def generate(model_name, seed, sampler, steps, eta, n, label, runs=None, my_mode
         recorder.add(event)
         if recorder.i < steps and ready():
             picture, figure = view.show(event.x_t, f"step {recorder.i} of {steps}")
-            yield Live(picture, figure, f"Sampling: step {recorder.i} of {steps} (t = {event.t}), {seconds:.1f} s",
-                       None, runs)
+            # t is 1-based, t = schedule index + 1, as in the step-through below and its schedule plot
+            yield Live(picture, figure, f"Sampling: step {recorder.i} of {steps} (t = {event.t + 1} of "
+                                        f"{model.schedule.num_steps}), {seconds:.1f} s", None, runs)
     trajectory, run_id, seconds = recorder.trajectory(), uuid.uuid4().hex, time.perf_counter() - began
     runs, note = remember(runs, run_id, {"trajectory": trajectory, "model": model, "y": y, "seed": seed,
                                          "seconds": seconds}, MAX_RUNS, "recorded runs")

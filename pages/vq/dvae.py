@@ -40,21 +40,31 @@ def gumbel(source, label, index, upload, tau, seed, noise) -> Relaxation:
               f"dVAE relaxed, τ = {tau:g}  {vq.mse(soft, x):.4f}": vq_viz.big(soft),
               "dVAE: max softmax per cell": vq_viz.certainty_picture(vq.code_confidence(dvae, x[None])[0])}
     sweep = vq.relaxation_sweep(dvae, real_data("fashion", "test", SWEEP_N).x, TAUS, seed, bool(noise))
-    relaxed, hard_mse = sweep["relaxed"], sweep["argmax"]
+    relaxed, hard_mse, drawn_mse = sweep["relaxed"], sweep["argmax"], sweep["gumbel_max"]
     rows = []
     for name in ("vq-fashion", "dvae-fashion"):
         use = test_usage(get_model(name))
         rows.append(f"| {SHIPPED[name]} | {use['test_mse_per_pixel']:.4f} | {use['perplexity']:.1f} | {use['dead_codes']} |")
     best = TAUS[int(np.argmin(relaxed))]
+    if noise:  # τ → 0 with Gumbel noise: one-hot at argmax(logits + g), a sample from softmax(logits)
+        limit = ("With the Gumbel noise on, as τ → 0 the mixture becomes the one code argmax(logits + g): a *sample* "
+                 "from the encoder's softmax (the Gumbel-max trick), not its argmax. Here the two differ in "
+                 f"{sweep['differ']:.1%} of cells on {SWEEP_N} test images, and the sample's error is "
+                 f"{drawn_mse:.4f} against the argmax's {hard_mse:.4f} (the τ = {TAUS[0]:g} mixture: "
+                 f"{relaxed[0]:.4f}). Untick the noise and τ → 0 gives the argmax itself.")
+    else:
+        limit = ("With the Gumbel noise off, as τ → 0 the mixture becomes the argmax code, the token itself "
+                 f"(error {relaxed[0]:.4f} at τ = {TAUS[0]:g} against the argmax's {hard_mse:.4f} on {SWEEP_N} test "
+                 "images).")
     text = (f"**Input:** {description}\n\nThe dVAE's encoder gives, at each of the 7×7 cells, a probability for each "
             "of the K = 64 codes. During training the decoder sees the mixture y = softmax((logits + g)/τ) of codes, "
-            "g being Gumbel noise, with τ annealed from 1 to 0.1; a token is the argmax. As τ → 0 the mixture becomes "
-            f"one code, and the error matches the argmax's ({relaxed[0]:.4f} against {hard_mse:.4f} on {SWEEP_N} test "
-            f"images). A moderate τ gives a *lower* error (least at τ = {best:g}: {min(relaxed):.4f}): a blend of "
+            "g being Gumbel noise, with τ annealed from 1 to 0.1; a token is the argmax of the logits, with no noise. "
+            f"{limit} A moderate τ gives a *lower* error (least at τ = {best:g}: {min(relaxed):.4f}): a blend of "
             "codes carries more than one token's worth of information, which a grid of tokens cannot pass on — the "
             f"reason DALL·E anneals τ down. A large τ blends nearly all codes alike and the image is lost "
             f"({relaxed[-1]:.4f} at τ = {TAUS[-1]:g}). The grey map is the encoder's top probability per cell "
-            "(white = sure).\n\n"
+            "(white = sure).\n\nThis dVAE is trained with a squared error ‖x − D(y)‖² (a Gaussian decoder), like the "
+            "VQ-VAE, not with DALL·E's logit-Laplace likelihood (Ramesh et al. 2021, appendix A.3).\n\n"
             "| model | MSE per pixel (test set) | perplexity | dead codes |\n|---|---|---|---|\n" + "\n".join(rows)
             + "\n\nThe dVAE has no dead-code restarts, and a weak pull to use all codes (the KL term's weight is "
             "5·10⁻⁴), so it uses fewer codes than the VQ-VAE.")

@@ -73,11 +73,18 @@ def _settings(label, temperature, top_k, seed):
             check_seed(seed))
 
 
+def probability(p: float) -> str:
+    """A probability with two significant digits however small (0.43, 0.0031, 2.7e-05), so a drawn token, whose
+    probability is never 0, never reads as 0.00; an exact 0 (a code cut by top-k) reads as 0."""
+    return "0" if p == 0 else f"{p:.2f}" if p >= 0.01 else f"{p:.2g}"
+
+
 def _frame_view(frame: dict, total: int) -> Frame:
     i, g = frame["position"], int(math.isqrt(total))
     text = (f"**Token {i + 1} of {total}** (row {i // g}, column {i % g}): drew code **{frame['chosen']}**, to which "
-            f"the prior gave probability **{frame['p']:.2f}**. Its top candidates here: "
-            + ", ".join(f"{k} ({p:.2f})" for k, p in frame["top"]) + "."
+            f"the prior gave probability **{probability(frame['p'])}** (log-probability ln p = "
+            f"{math.log(frame['p']) if frame['p'] > 0 else -math.inf:.2f}). Its top candidates here: "
+            + ", ".join(f"{k} ({probability(p)})" for k, p in frame["top"]) + "."
             + (" Grey cells are not sampled yet; the image decodes them as the background code "
                f"{_blank()} (the most used one)." if i + 1 < total else ""))
     grid = viz.token_map_html(frame["tokens"], colours(_prior()[1]), (i // g, i % g), cell=34)

@@ -1,4 +1,5 @@
-"""The diffusion family: a denoiser + a schedule, trained with the DDPM simple loss.
+"""The diffusion family: a denoiser + a schedule, trained with the DDPM simple loss (an SNR-weighted form of it
+for x0- and v-prediction: see `simple_loss`).
 
 The family contributes its config, how to build its network, and its loss; the
 one training loop (train.py) does the rest.
@@ -65,7 +66,8 @@ class DiffusionSpec:
         return EpsModel(model, self) if self.prediction != "eps" else model
 
     def loss(self, model, x0: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
-        """The DDPM simple loss on one batch. Returns (loss, metrics for the history)."""
+        """`simple_loss` on one batch (L_simple for ε-prediction, an SNR-weighted form of it for x0 and v).
+        Returns (loss, metrics for the history)."""
         labels = None
         if self.num_classes is not None:
             drop = torch.rand(x0.shape[0], generator=generator).to(x0.device) < self.label_dropout
@@ -85,13 +87,19 @@ class DiffusionSpec:
 
 def simple_loss(net, schedule, x0: torch.Tensor, condition, generator: torch.Generator,
                 prediction: str = "eps") -> torch.Tensor:
-    """The DDPM simple loss of a network on clean samples x0 with a condition (labels, token ids, or None):
-    a random t and ε per example, the network's output against the target of `prediction`."""
+    """The squared error of a network's output against the target of `prediction` (ε, x0 or v) on clean samples
+    x0 with a condition (labels, token ids, or None), a random t and ε per example. For ε it is Ho et al.'s
+    L_simple; for x0 and v it is L_simple re-weighted per t (the weights are stated at the loss below)."""
     t = torch.randint(0, schedule.num_steps, (x0.shape[0],), generator=generator).to(x0.device)
     noise = torch.randn(x0.shape, generator=generator).to(x0.device)
     x_t = schedule.q_sample(x0, t, noise)
     target = {"eps": noise, "x0": x0, "v": _v_target(schedule, x0, t, noise)}[prediction]
     # L_simple = E_{t, x_0, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²   — Ho et al. 2020, eq. 14
+    # Only ε-prediction is L_simple itself. With ε̂ the ε the x0 or v output implies (as EpsModel converts it), the
+    # other targets are L_simple weighted per t by a function of SNR(t) = ᾱ_t / (1 − ᾱ_t)   — Salimans & Ho 2022, §4:
+    #   x0: ‖x_0 − x̂_0‖² = ‖ε − ε̂‖² / SNR(t)                    (weight 1/SNR: low-noise t count far less)
+    #   v:  ‖v − v̂‖²     = ‖ε − ε̂‖² / ᾱ_t = (1 + 1/SNR(t)) ‖ε − ε̂‖² = (1 + SNR(t)) ‖x_0 − x̂_0‖²
+    # e.g. linear schedule, T = 1000: x0's weight is 1e-4 at t = 1 and 2.5e4 at t = T; v's is 1.0001 and 2.5e4.
     return reduce((net(x_t, t, condition) - target) ** 2, "b ... -> b", "mean").mean()
 
 

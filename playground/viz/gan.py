@@ -13,14 +13,20 @@ from . import PALETTE, _font, labelled_grid, labelled_strip, patch_overlay, side
 # Plot text at 14 px or more: read from the back of a classroom off a projector.
 LAYOUT = dict(height=300, margin=dict(l=50, r=10, t=40, b=40), template="plotly_white", font=dict(size=14))
 FIELD_TEXT = 15  # px of the live picture's ticks and legend (at the picture's own size, which the page shows 1:1)
-REAL, FAKE, PUSH = "#444444", "#e01010", "#1a9e1a"  # real points, generated points, G's push
+REAL, FAKE, PUSH = "#444444", "#e01010", "#1a9e1a"  # real points, generated points, the force −∇ₓ L_G on them
+# What the green arrows are: −∇ₓ L_G, the force on a generated point x = G(z). The point moves only through G's
+# weights θ, which every point's force moves at once: to first order a plain SGD step gives
+# Δxᵢ = −η J_G(zᵢ) Σⱼ J_G(zⱼ)ᵀ ∇ₓ L_G(xⱼ), and Adam rescales Δθ further, so the motion can differ from the arrow
+# in direction and length.
+PUSH_LEGEND = "−∇ₓ L_G at G(z): the force on a point, not its motion"
 
 
 def live_field(view, real: np.ndarray, title: str, side: int = 440, arrow: float = 0.15) -> np.ndarray:
     """A `playground.gan.FieldView` as a picture, cheap to redraw several times a second: D over the plane as a
     heat map (blue: high, red: low, on the view's fixed range), real points (grey), generated points (red), and
-    arrows for the direction the next G step pushes each generated point (the longest arrow `arrow` long); under
-    it the title, a colour bar for the heat map and a legend of the marks, all in FIELD_TEXT-px type."""
+    arrows for −∇ₓ L_G at each generated point, the force on it and not its motion (see PUSH_LEGEND; all scaled by
+    one factor, the longest arrow `arrow` long); under it the title, a colour bar for the heat map and a legend of the
+    marks, all in FIELD_TEXT-px type."""
     from matplotlib import colormaps
     (lo, hi), limit = view.zrange, float(view.axis[-1])
     left, up = 48, 34  # the plane's top-left corner, below the label the page lays over the picture
@@ -30,7 +36,7 @@ def live_field(view, real: np.ndarray, title: str, side: int = 440, arrow: float
         return left + (x + limit) / (2 * limit) * side, up + (limit - y) / (2 * limit) * side
 
     top = up + side + FIELD_TEXT + 20  # the first line of text, under the plane and its x ticks
-    canvas = Image.new("RGB", (left + side + 16, top + 3 * line + 8), "white")
+    canvas = Image.new("RGB", (left + side + 16, top + 4 * line + 8), "white")
     draw = ImageDraw.Draw(canvas)
     colours = colormaps["RdBu"](np.clip((view.values - lo) / (hi - lo), 0, 1))[::-1, :, :3]  # row 0 = largest y
     heat = Image.fromarray((colours * 255).astype(np.uint8)).resize((side, side), Image.Resampling.BILINEAR)
@@ -63,16 +69,15 @@ def live_field(view, real: np.ndarray, title: str, side: int = 440, arrow: float
     bar = (colormaps["RdBu"](np.linspace(0, 1, 120))[None, :, :3] * 255).astype(np.uint8).repeat(FIELD_TEXT, 0)
     canvas.paste(Image.fromarray(bar), (int(x), y + 2))
     draw.text((x + 126, y), f"{hi:.3g}", fill=REAL, font=font)
-    # the marks: a grey dot, a red dot, a green arrow
-    x, y, mid = 8, top + 2 * line, top + 2 * line + FIELD_TEXT // 2 + 2
-    for words, colour, arrow_mark in (("real data", REAL, False), ("generated G(z)", FAKE, False),
-                                      ("G's next push", PUSH, True)):
-        if arrow_mark:
-            draw.line([x, mid, x + 16, mid], fill=colour, width=3)
-        else:
-            draw.ellipse([x + 4, mid - 4, x + 12, mid + 4], fill=colour)
+    # the marks: a grey dot and a red dot on one line, the green arrow and what it is (a long label) on the next
+    y, mid = top + 2 * line, top + 2 * line + FIELD_TEXT // 2 + 2
+    x = 8
+    for words, colour in (("real data", REAL), ("generated G(z)", FAKE)):
+        draw.ellipse([x + 4, mid - 4, x + 12, mid + 4], fill=colour)
         draw.text((x + 22, y), words, fill=REAL, font=font)
         x += 22 + draw.textlength(words, font=font) + 18
+    draw.line([8, mid + line, 24, mid + line], fill=PUSH, width=3)
+    draw.text((30, y + line), f"{PUSH_LEGEND} (scaled)", fill=REAL, font=font)
     return np.asarray(canvas)
 
 

@@ -102,9 +102,11 @@ def certainty_picture(confidence: torch.Tensor, side: int = SIDE) -> np.ndarray:
 
 
 def relaxation_figure(taus: list[float], sweep: dict, n: int) -> go.Figure:
-    """`vq.relaxation_sweep` against τ, on log scales, next to the argmax codes' error."""
+    """`vq.relaxation_sweep` against τ, on log scales, next to the errors of the argmax codes (the tokens) and of
+    the Gumbel-max codes argmax(logits + g) that the noisy mixture tends to as τ → 0."""
     fig = loss_figure(list(taus), {f"relaxed decode, {n} test images": sweep["relaxed"],
-                                   "argmax codes (τ → 0)": [sweep["argmax"]] * len(taus)},
+                                   "argmax codes (tokens; τ → 0 without noise)": [sweep["argmax"]] * len(taus),
+                                   "argmax(logits + g) (τ → 0 with noise)": [sweep["gumbel_max"]] * len(taus)},
                       "MSE of the dVAE's decode against τ (log scales)")
     fig.update_layout(xaxis_type="log", xaxis_title="τ (relaxation temperature)")
     return fig
