@@ -269,7 +269,7 @@ class FieldView(NamedTuple):
     zrange: tuple[float, float]  # the fixed colour range of `values`
     name: str  # what `values` is, in words
     points: np.ndarray  # (V, 2) G(z) at the run's fixed view z
-    pull: np.ndarray  # (V, 2) −∇ₓ of G's loss there: where the next G step pushes each point
+    pull: np.ndarray  # (V, 2) −∇ₓ of G's loss there: the force on each point (it moves only through G's weights)
 
 
 @dataclass(eq=False)
@@ -357,7 +357,7 @@ class LiveRun:
                                0, 1)
 
     def view(self) -> FieldView:
-        """D over the plane, G(z) at the fixed view z, and G's next push there."""
+        """D over the plane, G(z) at the fixed view z, and the force −∇ₓ L_G on each of those points."""
         self.model.eval()
         axis, logits = discriminator_field(self.model)
         points, pull = generator_pull(self.model, self.spec, self.view_z)

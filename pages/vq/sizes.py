@@ -6,7 +6,6 @@ from typing import NamedTuple
 
 import gradio as gr
 import numpy as np
-import torch
 
 from playground import viz, vq
 from playground.data.base import take
