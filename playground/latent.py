@@ -192,6 +192,7 @@ def quality(model: KLAutoencoder, n: int = 1000) -> dict:
     same = sum(data.scene_truth(x_hat[i]) == data.scene_truth(test.x[i]) for i in range(n))
     return {"test_mse": mse, "test_psnr_db": float(10 * torch.log10(torch.tensor(4.0 / mse))),
             "latent_std": float(model.latent_std), "scale_factor": model.scale,
-            "scaled_latent_std": float(z.std()), "scene_truth_kept": same / n,
+            "scaled_latent_std": float(z.std()), "scaled_latent_abs_p999": float(torch.quantile(z.abs().flatten().cpu(), 0.999)),
+            "scene_truth_kept": same / n,
             "latent_shape": list(model.spec.latent_shape), "pixels_per_latent_number":
                 model.spec.in_channels * model.spec.image_size ** 2 / (torch.tensor(model.spec.latent_shape).prod().item())}

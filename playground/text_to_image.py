@@ -200,7 +200,7 @@ def generate_steps(m, prompt: str, negative: str = "", scale: float = 3.0, steps
     x_T = m.noise(n, seed) if x_T is None else x_T
     generator = torch.Generator().manual_seed(seed + 1)
     return denoise_steps(m.model, m.schedule, x_T, sampler, steps, eta, ids, guidance, generator,
-                         start=start, inpaint=inpaint)
+                         clip_x0=m.spec.clip_x0, start=start, inpaint=inpaint)
 
 
 def generate(m, prompt: str, **kw) -> torch.Tensor:
@@ -484,7 +484,7 @@ def images_for(m, prompts: list[str], scale: float = 3.0, steps: int = 50, seed:
         x_T = torch.cat([m.noise(1, seed + i + k) for k in range(len(chunk))])
         step = None
         for step in denoise_steps(m.model, m.schedule, x_T, "ddim", steps, 0.0, prompt_ids(m, chunk),
-                                  ClassifierFree(scale, null=m.null_condition(len(chunk)))):
+                                  ClassifierFree(scale, null=m.null_condition(len(chunk))), clip_x0=m.spec.clip_x0):
             pass
         out.append(m.model.decode(step.x_t).cpu())
     return torch.cat(out)

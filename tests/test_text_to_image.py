@@ -261,3 +261,12 @@ def test_cli_samples_a_prompt_and_runs_img2img(tmp_path, capsys):
     assert main(["sample", "ldm-scenes", "--prompt", "a red zebra", "--out", str(out)]) == 2
     assert main(["sample", "ldm-scenes", "--out", str(out)]) == 2
     assert "zebra" in capsys.readouterr().err
+
+
+def test_a_latent_model_clips_x0_to_its_latent_range_and_a_pixel_model_to_minus_one_one(tiny):
+    assert tiny.spec.clip_x0 == tiny.spec.latent_bound == 4.5 and tiny_spec(False).clip_x0 is True
+    steps = list(denoise_steps(tiny.model, tiny.schedule, tiny.noise(2, 0) * 50, "ddim", 3, y=tiny.null_condition(2),
+                               clip_x0=2.0))
+    assert all(s.x0.abs().max() <= 2.0 for s in steps) and steps[0].x0.abs().max() == 2.0
+    with pytest.raises(ValueError, match="clip_x0 must be"):
+        list(denoise_steps(tiny.model, tiny.schedule, tiny.noise(2, 0), "ddim", 3, clip_x0=-1.0))

@@ -137,9 +137,11 @@ def ddim_timesteps(num_train_steps: int, num_steps: int, start: int | None = Non
     return torch.unique_consecutive(ts).tolist()
 
 
-def _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start=None, inpaint=None):
+def _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start=None, inpaint=None, clip_x0=True):
     """Validate the arguments of `denoise_steps`; returns (number of steps, the condition as a tensor or None)."""
     T = schedule.num_steps
+    if not isinstance(clip_x0, bool) and not (isinstance(clip_x0, (int, float)) and math.isfinite(clip_x0) and clip_x0 > 0):
+        raise ValueError(f"clip_x0 must be True, False or a positive bound B (clip x̂_0 to [−B, B]), got {clip_x0!r}")
     if start is not None and (isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < T):
         raise ValueError(f"start must be a schedule index from 0 to T − 1 = {T - 1}, got {start!r}")
     if inpaint is not None:
@@ -203,7 +205,7 @@ def denoise_steps(
     known x_0 noised to the new index (RePaint's simple form, Lugmayr et al. 2022, eq. 8–9 without resampling).
     Arguments are checked when called, before the first step.
     """
-    num_steps, y = _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start, inpaint)
+    num_steps, y = _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start, inpaint, clip_x0)
     if sampler == "ddpm":
         return _ddpm(model, schedule, x_T, y, guidance, generator, clip_x0, variance, start, inpaint)
     return _ddim(model, schedule, x_T, ddim_timesteps(schedule.num_steps, num_steps, start), float(eta), y, guidance,
@@ -237,7 +239,10 @@ def _predict(model, schedule, x_t, t, y, guidance, clip_x0) -> tuple[torch.Tenso
         eps, extras = guidance(model, x_t, t_batch, y, schedule) if guidance is not None else (model(x_t, t_batch, y), {})
     # x̂_0 = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t   — Ho et al. 2020, eq. 4 solved for x_0
     x0 = schedule.predict_x0(x_t, t_batch, eps)
-    return eps, (x0.clamp(-1, 1) if clip_x0 else x0), extras
+    if clip_x0:  # True: the data's range [−1, 1]; a number B: [−B, B] (a latent space's range)
+        bound = 1.0 if clip_x0 is True else float(clip_x0)
+        x0 = x0.clamp(-bound, bound)
+    return eps, x0, extras
 
 
 def _noise(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
