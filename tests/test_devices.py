@@ -18,6 +18,7 @@ from playground.metrics import ClassifierSpec
 from playground.nn import MLPConfig, UNetConfig
 from playground.prior import TokenPriorSpec
 from playground.train import train_steps
+from tests.test_text_to_image import tiny_spec
 
 META = torch.device("meta")
 
@@ -111,13 +112,7 @@ def tiny_family_specs():
 
 def tiny_text_spec(latent: bool) -> TextDiffusionSpec:
     """A text-to-image spec with a random tiny text encoder (and first stage), nothing loaded from checkpoints."""
-    tiny_clip = clip.CLIPSpec(width=4, image_features=8, d_model=8, layers=1, heads=2, embed_dim=4).to_dict()
-    side, channels = (8, 4) if latent else (32, 3)
-    unet = UNetConfig(image_size=side, in_channels=channels, base_channels=8, channel_mults=(1, 2), num_res_blocks=1,
-                      num_heads=2, context_dim=8, cross_attention_max_size=16)
-    stage = KLAutoencoderSpec(width=4).to_dict() if latent else None
-    return TextDiffusionSpec(unet=unet, clip=tiny_clip, text_encoder_from=None, first_stage=stage, first_stage_from=None,
-                             num_steps=20, batch_size=4)
+    return tiny_spec(latent)
 
 
 @pytest.mark.parametrize("name", list(tiny_family_specs()))
