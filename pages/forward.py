@@ -103,14 +103,31 @@ def schedule_plot(schedule_a, schedule_b, T, t):
 
 
 def _share_table(schedules) -> str:
-    rows = ["| schedule | steps with ᾱ_t < 0.01 (signal nearly gone) | first t with ᾱ_t < 0.5 | ᾱ at t = T | paper |",
-            "|---|---|---|---|---|"]
+    rows = ["| schedule | steps with ᾱ_t < 0.01 (signal nearly gone) | first t with ᾱ_t < 0.5 | ᾱ_T at t = T | "
+            "signal left in x_T: √ᾱ_T | terminal SNR ᾱ_T/(1−ᾱ_T) | paper |", "|---|---|---|---|---|---|---|"]
     for s in dict.fromkeys(schedules):  # one row per distinct schedule
         summary = schedule_summary(s)
         half = summary["first_t_below_half"]
         rows.append(f"| {s.kind} | {100 * summary['share_nearly_noise']:.1f}% | {half} ({100 * half / s.num_steps:.0f}% of T) "
-                    f"| {summary['alpha_bar_T']:.2e} | {SCHEDULE_CITATIONS[s.kind]} |")
-    return "\n".join(rows)
+                    f"| {summary['alpha_bar_T']:.2e} | {summary['sqrt_alpha_bar_T']:.2g} | {summary['terminal_snr']:.2e} "
+                    f"| {SCHEDULE_CITATIONS[s.kind]} |")
+    return "\n".join(rows) + "\n\n" + _terminal_note(schedules[0].num_steps)
+
+
+def _terminal_note(T: int) -> str:
+    """ᾱ_T and √ᾱ_T of every schedule at this T, and why a terminal SNR above 0 matters for sampling."""
+    ends = {kind: schedule_summary(make_schedule(kind, T)) for kind in SCHEDULES}
+    listed = " · ".join(f"{kind} {e['alpha_bar_T']:.2e} (√ᾱ_T = {e['sqrt_alpha_bar_T']:.2g})" for kind, e in ends.items())
+    worst = max(ends, key=lambda kind: ends[kind]["alpha_bar_T"])
+    return (f"**Does x_T reach pure noise?** ᾱ_T at T = {T}, every schedule: {listed}. No schedule here reaches "
+            f"ᾱ_T = 0 exactly; **{worst}** leaves the most: x_T = {ends[worst]['sqrt_alpha_bar_T']:.3f}·x_0 + "
+            f"{np.sqrt(1 - ends[worst]['alpha_bar_T']):.3f}·ε, so {100 * ends[worst]['sqrt_alpha_bar_T']:.0f}% of "
+            "the signal's amplitude is still in x_T (terminal SNR "
+            f"{ends[worst]['terminal_snr']:.1e}). A sampler that starts from pure noise x_T ~ N(0, I) therefore "
+            "starts from a mismatch: the model was trained on x_T that still hold some of the image (for example "
+            "its mean brightness), and at sampling time that signal is missing — Lin et al. 2024, \"Common "
+            "diffusion noise schedules and sample steps are flawed\", who rescale the schedule to zero terminal "
+            "SNR.")
 
 
 @user_errors

@@ -37,7 +37,7 @@ class AutoencoderSpec:
     image_size: int = 28  # input side; a multiple of 4 (28 Fashion-MNIST, 8 digits, 32 shapes)
     width: int = 16  # channels of the first conv; doubled once
     hidden: int = 128  # the fully connected layer between the conv features and z
-    beta: float = 1.0  # VAE: weight of the KL term (β = 1 is the plain ELBO)
+    beta: float = 1.0  # VAE: weight of the KL term (β = 1 is the ELBO of a decoder N(x̂, ½ I), see `loss`)
     noise_std: float = 0.0  # DAE: each training image gets Gaussian noise with σ drawn from U(0, noise_std)
     mask_prob: float = 0.0  # DAE: ... and a share of its pixels, drawn from U(0, mask_prob), blacked out
     dataset: str = "fashion"  # what the previews reconstruct (playground.data name)
@@ -78,7 +78,9 @@ class AutoencoderSpec:
             inputs = corrupt(x, levels[0] * self.noise_std, levels[1] * self.mask_prob, generator)
         mu, logvar = model.encode(inputs)
         z = reparameterise(mu, logvar, generator) if self.kind == "vae" else mu
-        # −log p(x | z) up to a constant for a Gaussian decoder of variance ½: Σ_pixels (x − x̂)²
+        # −log p(x | z) up to a constant for a Gaussian decoder of *fixed* variance ½ on the [-1, 1] scale:
+        # Σ_pixels (x − x̂)². The real residual variance is far smaller (`residual_variance`), so β = 1 is the
+        # plain ELBO only for that stated decoder; against the measured one it is β / (2 s²) (`effective_beta`).
         recon = reduce((model.decode(z) - x) ** 2, "b ... -> b", "sum").mean()
         metrics = {"recon": recon.item(), "mse": recon.item() / x[0].numel()}
         loss = recon
@@ -201,10 +203,87 @@ def prior_samples(model: Autoencoder, n: int, generator: torch.Generator | int |
 
 
 def code_spread(model: Autoencoder, x: torch.Tensor) -> tuple[float, float]:
-    """The smallest and largest standard deviation of the codes μ(x) over the images, per latent dimension: near 1
-    for a VAE (its KL term pulls q(z|x) towards N(0, I)), anything for an AE."""
+    """The smallest and largest standard deviation of the codes μ(x) over the images, per latent dimension.
+    For a VAE this is *below* 1: its KL term pulls the draws z = μ + σ ⊙ ε, pooled over images (the aggregate
+    posterior), towards N(0, I), so per dimension Var[μ] + E[σ²] ≈ 1, and a collapsed dimension has μ ≈ 0, σ ≈ 1.
+    For an AE it is anything (see `aggregate_spread` for the spread of z itself)."""
     std = latents(model, x).std(0)
     return float(std.min()), float(std.max())
+
+
+@torch.no_grad()
+def aggregate_spread(model: Autoencoder, x: torch.Tensor, generator: torch.Generator | int | None = 0,
+                     batch: int = 500) -> tuple[float, float]:
+    """The smallest and largest standard deviation, per latent dimension, of one draw z = μ(x) + σ(x) ⊙ ε per
+    image: the aggregate posterior q(z) = E_x q(z | x), which is what a VAE's KL term pulls towards N(0, I)
+    (std near 1). For an AE, whose code is a point, it is the spread of μ(x)."""
+    if model.kind != "vae":
+        return code_spread(model, x)
+    generator = seeded(generator)
+    z = []
+    for chunk in x.split(batch):
+        mu, logvar = (v.cpu() for v in model.encode(chunk.to(device_of(model))))
+        z.append(reparameterise(mu, logvar, generator))
+    std = torch.cat(z).std(0)
+    return float(std.min()), float(std.max())
+
+
+# ---- what the VAE's loss assumes, measured ------------------------------------------------------------------
+
+COLLAPSED_NATS = 0.15  # a latent dimension whose mean KL is below this carries (almost) no information
+ASSUMED_DECODER_VARIANCE = 0.5  # Σ (x − x̂)² is −log N(x; x̂, s² I) up to a constant only for s² = ½
+
+
+@torch.no_grad()
+def kl_per_dimension(model: Autoencoder, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """KL(q(z_j | x) ‖ N(0, 1)) of each latent dimension j, averaged over the images x: (latent_dim,) in nats.
+    They add up to the mean KL of the loss. A dimension near 0 is *collapsed*: q(z_j | x) ≈ N(0, 1) whatever
+    the image, so the decoder cannot read anything from it (posterior collapse)."""
+    if model.kind != "vae":
+        raise ValueError("only a VAE has a KL term; choose a VAE")
+    total = torch.zeros(model.latent_dim, dtype=torch.float64)
+    for chunk in x.split(batch):
+        mu, logvar = (v.cpu().double() for v in model.encode(chunk.to(device_of(model))))
+        total += (-0.5 * (1 + logvar - mu**2 - logvar.exp())).sum(0)
+    return (total / len(x)).float()
+
+
+@torch.no_grad()
+def posterior_sigma(model: Autoencoder, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """σ(x) of q(z | x) for every image, (N, latent_dim)."""
+    if model.kind != "vae":
+        raise ValueError("only a VAE has a σ; choose a VAE")
+    return torch.cat([(0.5 * model.encode(chunk.to(device_of(model)))[1]).exp().cpu() for chunk in x.split(batch)])
+
+
+def collapsed_dimensions(kl: torch.Tensor, threshold: float = COLLAPSED_NATS) -> list[int]:
+    """The indices (from 0) of the latent dimensions whose mean KL is below `threshold` nats."""
+    return [int(j) for j in torch.nonzero(kl < threshold).flatten()]
+
+
+@torch.no_grad()
+def residual_variance(model: Autoencoder, x: torch.Tensor, sample: bool = True,
+                      generator: torch.Generator | int | None = 0, batch: int = 500) -> float:
+    """The mean of (x − D(z))² over pixels and images, on the [-1, 1] scale: the maximum-likelihood variance s² of
+    a Gaussian decoder N(x; D(z), s² I). With `sample`, z = μ + σ ⊙ ε is drawn from q(z | x), as in the ELBO's
+    reconstruction term; without, z = μ. The loss Σ (x − x̂)² assumes s² = ½; with the measured s² the same
+    loss is a β-VAE with β' = β / (2 s²) (see `effective_beta`)."""
+    generator = seeded(generator)
+    total, count = 0.0, 0
+    for chunk in x.split(batch):
+        mu, logvar = model.encode(chunk.to(device_of(model)))
+        z = mu.cpu()
+        if sample and logvar is not None:
+            z = reparameterise(mu.cpu(), logvar.cpu(), generator)
+        total += float(((model.decode(z.to(device_of(model))).cpu() - chunk.cpu()).double() ** 2).sum())
+        count += chunk.numel()
+    return total / count
+
+
+def effective_beta(beta: float, decoder_variance: float) -> float:
+    """β' such that Σ (x − x̂)² + β KL is proportional to −log N(x; x̂, s² I) + β' KL with s² = decoder_variance:
+    dividing the loss by 2 s² gives β' = β / (2 s²) (β' = β exactly when s² = ½)."""
+    return beta / (2 * decoder_variance)
 
 
 @torch.no_grad()

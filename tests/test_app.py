@@ -45,6 +45,27 @@ def test_strips_plot_check_gif_and_toy_handlers(tmp_path):
     assert isinstance(figure, go.Figure) and "predicted" in moments
 
 
+def test_the_schedule_table_shows_how_much_signal_is_left_at_T():
+    import math
+
+    from playground.diffusion import make_schedule
+    from playground.diffusion.forward import schedule_summary
+    # scaled_linear: √β linear from √0.00085 to √0.012 over T = 1000 steps; ᾱ_T = ∏ (1 − β_t), by hand
+    lo, hi = math.sqrt(0.00085), math.sqrt(0.012)
+    by_hand = math.prod(1 - (lo + (hi - lo) * k / 999) ** 2 for k in range(1000))
+    summary = schedule_summary(make_schedule("scaled_linear", 1000))
+    assert summary["alpha_bar_T"] == pytest.approx(by_hand, rel=1e-9) and by_hand == pytest.approx(4.66e-3, rel=0.01)
+    assert summary["sqrt_alpha_bar_T"] == pytest.approx(math.sqrt(by_hand)) and 0.06 < summary["sqrt_alpha_bar_T"] < 0.075
+    assert summary["terminal_snr"] == pytest.approx(by_hand / (1 - by_hand))
+    table = forward.strips(**{**{k: v for k, v in FRAME.items() if k != "t"}, "schedule_b": "scaled_linear"})[3]
+    row = next(line for line in table.splitlines() if line.startswith("| scaled_linear |"))
+    assert f"| {by_hand:.2e} | {math.sqrt(by_hand):.2g} |" in row
+    assert "Lin et al. 2024" in table and "mismatch" in table and f"scaled_linear {by_hand:.2e}" in table
+    linear = schedule_summary(make_schedule("linear", 1000))["alpha_bar_T"]
+    assert linear == pytest.approx(math.prod(1 - (1e-4 + (0.02 - 1e-4) * k / 999) for k in range(1000)), rel=1e-9)
+    assert f"linear {linear:.2e}" in table
+
+
 def test_play_reaches_T():
     frames = list(forward.play(**{**FRAME, "T": 50, "t": 40}))
     assert [f[0] for f in frames][-1] == 50 and all(f[0] >= 40 for f in frames)

@@ -169,3 +169,38 @@ def test_same_class_gap_and_path_measures():
     path = torch.stack([torch.full((1, 2, 2), v) for v in (0.0, 0.1, 0.5, 0.6)])
     measured = ae.path_measures(path, Uniform())
     assert measured["confidence"] == pytest.approx(0.1) and measured["largest_jump"] == pytest.approx(0.4)
+
+
+def test_kl_per_dimension_residual_variance_and_collapse_match_an_independent_computation():
+    model = tiny("vae", latent_dim=3).build().eval()
+    x = data.load("digits", "test", n=6).x
+    with torch.no_grad():
+        out = model.encoder(x)
+    mu, logvar = out[:, :3], out[:, 3:].clamp(-12, 6)
+    q = Normal(mu, (0.5 * logvar).exp())
+    kl = ae.kl_per_dimension(model, x, batch=4)  # batches of 4 and 2: the mean is over all 6
+    torch.testing.assert_close(kl, kl_divergence(q, Normal(0.0, 1.0)).mean(0), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(kl.sum(), ae.gaussian_kl(mu, logvar).mean(), atol=1e-5, rtol=1e-5)
+    assert ae.collapsed_dimensions(torch.tensor([0.01, 0.2, 0.149, 3.0])) == [0, 2]
+    with torch.no_grad():  # z = μ: the plain per-pixel MSE of decode(μ); z drawn: the same draws by hand
+        by_hand_mean = ((model.decode(mu) - x) ** 2).mean().item()
+        z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=torch.Generator().manual_seed(3))
+        by_hand_drawn = ((model.decode(z) - x) ** 2).mean().item()
+    assert ae.residual_variance(model, x, sample=False) == pytest.approx(by_hand_mean, rel=1e-5)
+    assert ae.residual_variance(model, x, generator=3) == pytest.approx(by_hand_drawn, rel=1e-5)
+    assert ae.effective_beta(1.0, 0.5) == 1.0 and ae.effective_beta(1.0, 0.05) == pytest.approx(10.0)
+    torch.testing.assert_close(ae.posterior_sigma(model, x), (0.5 * logvar).exp())
+    with pytest.raises(ValueError, match="VAE"):
+        ae.kl_per_dimension(tiny("ae").build(), x)
+
+
+def test_aggregate_spread_is_the_spread_of_mu_plus_sigma_eps():
+    model = tiny("vae", latent_dim=3).build().eval()
+    x = data.load("digits", "test", n=300).x
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+    z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=torch.Generator().manual_seed(0))
+    low, high = ae.aggregate_spread(model, x, 0)
+    assert (low, high) == pytest.approx((float(z.std(0).min()), float(z.std(0).max())), rel=1e-5)
+    plain = tiny("ae").build().eval()
+    assert ae.aggregate_spread(plain, x) == ae.code_spread(plain, x)  # a point code: z is μ

@@ -58,6 +58,38 @@ def test_beta_trades_reconstruction_for_a_better_prior():
     assert out.image.ndim == 3 and "| 0.1 |" in out.text and "| 1 |" in out.text
 
 
+def test_beta_tab_shows_the_decoder_variance_and_the_collapsed_dimensions():
+    """The β tab's measured s² and per-dimension KL, recomputed here by hand on the same 1000 test images."""
+    import torch
+    from torch.distributions import Normal, kl_divergence
+
+    from pages.common import real_data
+    x = real_data("fashion", "test", 1000).x
+    vae = page_ae.model("vae-fashion").model
+    with torch.no_grad():
+        mu, logvar = vae.encode(x)
+        kl = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).mean(0)
+        z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=torch.Generator().manual_seed(0))
+        s2 = float(((vae.decode(z) - x) ** 2).mean())
+        s2_mean = float(((vae.decode(mu) - x) ** 2).mean())
+    collapsed = [j for j in range(16) if kl[j] < 0.15]
+    assert 0.03 < s2 < 0.1 and 0.03 < s2_mean < s2  # far below the ½ the loss assumes
+    assert 3 <= len(collapsed) <= 6  # a real finding about the shipped checkpoint
+    out = page_ae.beta_compare(4, 0)
+    row = next(line for line in out.loss_text.splitlines() if line.startswith("| 1 |"))
+    assert f"| 0.5 | {s2:.4f} | {s2_mean:.4f} | {1 / (2 * s2):.1f} |" in row
+    assert f"{len(collapsed)} of 16: " + ", ".join(f"z{j + 1}" for j in collapsed) in row
+    assert "0 of 16: none" in next(line for line in out.loss_text.splitlines() if line.startswith("| 0.1 |"))
+    assert "Posterior collapse is a lesson in itself" in out.loss_text and "N(x; x̂, s² I)" in out.loss_text
+    bars = {trace.name: trace for trace in out.plot.data}
+    (beta1,) = [t for name, t in bars.items() if name.startswith("β = 1 ")]
+    np.testing.assert_allclose(beta1.y, kl.numpy(), atol=1e-4)
+    assert f"({len(collapsed)} collapsed)" in beta1.name
+    assert [t for t, y in zip(beta1.text, beta1.y) if y < 0.15] == ["collapsed"] * len(collapsed)
+    prior_text = page_ae.prior(4, 0).text
+    assert "std near 1" not in prior_text and "not μ alone" in prior_text and "z = μ + σ ⊙ ε" in prior_text
+
+
 def test_latent_map_sliders_and_clicks_decode_points():
     out = page_ae.latent_map("vae2-fashion", "pca", False)
     assert out.map.ndim == 3 and "own 2-D code" in out.note and out.z1["minimum"] <= -3 and out.z1["maximum"] >= 3
@@ -283,3 +315,14 @@ def test_browser_two_sessions_train_and_see_only_their_own_models(browser, serve
     for context in contexts:
         context.close()
     assert errors == []
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_browser_beta_tab_shows_the_kl_per_dimension(page, server_url, artifacts_dir):
+    page.goto(server_url + "/autoencoders")
+    _src(page, "ae-rec-image")
+    page.get_by_role("tab", name="β").click()
+    page.get_by_role("button", name="Compare β").click()
+    page.locator("#ae-beta-loss").get_by_text("Posterior collapse is a lesson in itself").wait_for(timeout=60_000)
+    page.locator("#ae-beta-kl .js-plotly-plot").wait_for(timeout=30_000)
+    page.screenshot(path=os.path.join(artifacts_dir, "autoencoders-beta.png"), full_page=True)

@@ -37,18 +37,24 @@ def prior(n, seed) -> PriorSamples:
                                    scale=2))
         card = handle.card["metrics"]
         low, high = ae.code_spread(handle.model, real.x[:500])
+        z_low, z_high = ae.aggregate_spread(handle.model, real.x[:500])
+        z_cell = f"{z_low:.2f}–{z_high:.2f}" if handle.model.kind == "vae" else "(no σ: same as μ)"
         live_cells = f"{live['confidence']:.2f} | {live['diversity']:.2f}" if live else "– | –"
         rows.append(f"| {handle.label} | {live_cells} | {card.get('prior_confidence', NAN):.2f} | "
-                    f"{card.get('prior_frechet_distance', NAN):.1f} | {low:.2f}–{high:.2f} |")
+                    f"{card.get('prior_frechet_distance', NAN):.1f} | {low:.2f}–{high:.2f} | {z_cell} |")
     ref = model("vae-fashion").card["metrics"]
     table = ("| model | confidence (these samples) | diversity (these) | confidence (1000 samples) | "
-             "Fréchet distance (1000) | spread of its codes: std per dimension |\n|---|---|---|---|---|---|\n" +
-             "\n".join(rows) + f"\n| real test images | | | {ref.get('prior_real_confidence', NAN):.2f} | 0 | |\n\n"
+             "Fréchet distance (1000) | spread of μ(x): std per dimension | spread of z = μ + σ ⊙ ε: std per "
+             "dimension |\n|---|---|---|---|---|---|---|\n" +
+             "\n".join(rows) + f"\n| real test images | | | {ref.get('prior_real_confidence', NAN):.2f} | 0 | | |\n\n"
              "**Confidence**: the shipped Fashion-MNIST classifier's mean probability for its top class — high when "
              "a sample looks like *some* garment. **Fréchet distance**: between the classifier's features of the "
-             "samples and of 1000 real test images (lower is closer). **Spread of its codes**: the VAE's KL term "
-             "pulls its codes towards N(0, I) (std near 1); the AE's codes live wherever training put them, so "
-             "most N(0, I) draws land where no image was ever encoded.")
+             "samples and of 1000 real test images (lower is closer). **Spread of the codes** (500 test images): the "
+             "VAE's KL term pulls q(z | x) towards N(0, I), so it is the draws z = μ + σ ⊙ ε pooled over images "
+             "(the aggregate posterior) whose std per dimension is near 1, not μ alone: Var[z_j] = Var[μ_j] + "
+             "E[σ_j²], and in a collapsed dimension (see the β tab) μ barely moves while σ ≈ 1 does the work. "
+             "The AE's codes are points that live wherever training put them, so most N(0, I) draws land where "
+             "no image was ever encoded.")
     return PriorSamples(side_by_side(grids), table)
 
 

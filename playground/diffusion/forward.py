@@ -90,11 +90,16 @@ def matched_noise(shape: tuple[int, ...], seed: int) -> torch.Tensor:
 
 def schedule_summary(schedule: Schedule, nearly_noise: float = 0.01) -> dict:
     """What a schedule does to the signal: the share of steps with ᾱ_t < `nearly_noise`, the first UI t at which
-    ᾱ_t < 0.5 (half the signal's variance gone), and ᾱ at t = T."""
+    ᾱ_t < 0.5 (half the signal's variance gone), and at t = T: ᾱ_T, the signal coefficient √ᾱ_T left in x_T, and
+    the terminal SNR ᾱ_T / (1 − ᾱ_T). A terminal SNR above 0 means x_T is not pure noise, so sampling from
+    x_T ~ N(0, I) starts from a mismatch (Lin et al. 2024, "Common diffusion noise schedules and sample steps are
+    flawed")."""
     below_half = torch.nonzero(schedule.alphas_cumprod < 0.5)
+    alpha_bar_T = float(schedule.alphas_cumprod[-1])
     return {"share_nearly_noise": schedule.share_nearly_noise(nearly_noise),
             "first_t_below_half": int(below_half[0]) + 1 if len(below_half) else None,
-            "alpha_bar_T": float(schedule.alphas_cumprod[-1])}
+            "alpha_bar_T": alpha_bar_T, "sqrt_alpha_bar_T": math.sqrt(alpha_bar_T),
+            "terminal_snr": alpha_bar_T / (1 - alpha_bar_T)}
 
 
 def cloud_moments(x0: torch.Tensor, x_t: torch.Tensor, alpha_bar: float) -> dict:

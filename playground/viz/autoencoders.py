@@ -73,3 +73,26 @@ def reparam_figure(mu: np.ndarray, sigma: np.ndarray, z: np.ndarray, shown: int 
     fig.update_layout(title="q(z | x) = N(μ, σ²) per latent dimension (bars: μ, whiskers: ±σ; crosses: draws)",
                       height=320, margin=dict(l=40, r=10, t=40, b=30), template="plotly_white")
     return fig
+
+
+def kl_per_dimension_figure(kls: dict[str, np.ndarray], threshold: float) -> go.Figure:
+    """Mean KL(q(z_j | x) ‖ N(0, 1)) per latent dimension j as bars, one series per model (caption -> (D,) nats),
+    a dashed line at `threshold`, and the dimensions below it (collapsed) drawn hatched and grey."""
+    fig = go.Figure()
+    for i, (caption, kl) in enumerate(kls.items()):
+        kl = np.asarray(kl, dtype=float)
+        dims = [f"z{j + 1}" for j in range(len(kl))]
+        collapsed = kl < threshold
+        colour = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Bar(
+            x=dims, y=kl, name=f"{caption} ({int(collapsed.sum())} collapsed)",
+            marker=dict(color=["#bbbbbb" if c else colour for c in collapsed], line=dict(color=colour, width=1.5),
+                        pattern=dict(shape=["/" if c else "" for c in collapsed])),
+            text=["collapsed" if c else "" for c in collapsed], textposition="outside",
+            hovertemplate="%{x}: %{y:.3f} nats<extra>" + caption + "</extra>"))
+    fig.add_hline(y=threshold, line_dash="dash", line_color="#c0392b",
+                  annotation_text=f"{threshold:g} nats: collapsed below", annotation_position="top left")
+    fig.update_layout(title="KL(q(z_j | x) ‖ N(0, 1)) per latent dimension, mean over test images (nats)",
+                      barmode="group", height=340, margin=dict(l=40, r=10, t=40, b=30), template="plotly_white",
+                      yaxis_title="nats", legend=dict(orientation="h", y=-0.15))
+    return fig
