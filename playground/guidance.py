@@ -62,12 +62,14 @@ def column_noise(shape: tuple[int, ...], seeds: Sequence[int]) -> torch.Tensor:
 
 def grid_steps(model: Callable, schedule: Schedule, shape: tuple[int, ...], label: int, scales: Sequence[float],
                seeds: Sequence[int], method: str, classifier: Callable | None = None, *, sampler: str = "ddim",
-               num_steps: int | None = 50, eta: float = 0.0, max_frames: int = 60) -> Iterator[RecordEvent]:
+               num_steps: int | None = 50, eta: float = 0.0, max_frames: int = 60,
+               clip_x0=True) -> Iterator[RecordEvent]:
     """Sample a grid: rows are `scales`, columns `seeds`, all of class `label`, recorded for step-through.
     Yields a `RecordEvent` per reverse step; the last one carries the `Trajectory`.
 
     Cell (row r, column c) is batch index r · len(seeds) + c; its x_T is `column_noise(shape, seeds)[c]`.
     (With DDPM or eta > 0 the noise added during sampling differs between cells; x_T does not.)
+    clip_x0 as in `denoise_steps`; the trajectory's `clipped_mean` (per cell) says how often clipping acted.
     """
     scales = check_scales(scales)
     if not 1 <= len(seeds) <= MAX_SEEDS:
@@ -78,7 +80,16 @@ def grid_steps(model: Callable, schedule: Schedule, shape: tuple[int, ...], labe
     y = torch.full((len(x_T),), int(label), dtype=torch.long, device=device)
     yield from record_steps(model, schedule, x_T, sampler=sampler, num_steps=num_steps, eta=eta, y=y,
                             guidance=make_guidance(method, w, classifier),
-                            generator=torch.Generator().manual_seed(int(seeds[0])), max_frames=max_frames)
+                            generator=torch.Generator().manual_seed(int(seeds[0])), max_frames=max_frames,
+                            clip_x0=clip_x0)
+
+
+def clipped_per_row(trajectory: Trajectory, rows: int) -> list[float] | None:
+    """A grid's share of x̂_0 values that clipping changed, averaged over every step and the cells of each row
+    (scale); None when clipping was off."""
+    if trajectory.clipped_mean is None:
+        return None
+    return [float(v) for v in trajectory.clipped_mean.reshape(rows, -1).mean(1)]
 
 
 def grid(*args, **kwargs) -> Trajectory:
@@ -139,7 +150,7 @@ class ScaleProgress:
 def sample_per_scale_steps(model: Callable, schedule: Schedule, shape: tuple[int, ...], label: int,
                            scales: Sequence[float], n: int, method: str, classifier: Callable | None = None, *,
                            sampler: str = "ddim", num_steps: int | None = 50, eta: float = 0.0, seed: int = 0,
-                           batch: int = 400) -> Iterator[ScaleProgress]:
+                           batch: int = 400, clip_x0=True) -> Iterator[ScaleProgress]:
     """n samples of class `label` at each scale, with the same n starting noises at every scale, so differences
     between scales come from the scale alone. Yields a `ScaleProgress` after every network call."""
     scales = check_scales(scales)
@@ -153,7 +164,8 @@ def sample_per_scale_steps(model: Callable, schedule: Schedule, shape: tuple[int
     for x, wc in chunks:
         x = x.to(device)
         y = torch.full((len(x),), int(label), dtype=torch.long, device=device)
-        for step in denoise_steps(model, schedule, x, sampler, num_steps, eta, y, make_guidance(method, wc, classifier), generator):
+        for step in denoise_steps(model, schedule, x, sampler, num_steps, eta, y, make_guidance(method, wc, classifier),
+                                  generator, clip_x0):
             x = step.x_t
             done += 1
             if done < total:

@@ -5,8 +5,9 @@ import threading
 import torch
 
 from playground.diffusion import make_schedule, sample
+from playground.diffusion.samplers import denoise_steps
 from playground.diffusion.batching import SharedSampler, Waiting
-from playground.diffusion.samplers import Step
+from playground.diffusion.samplers import DynamicThreshold, Step
 
 
 class CountingModel(torch.nn.Module):
@@ -57,3 +58,33 @@ def test_a_batch_everyone_left_stops():
     import time
     time.sleep(0.5)
     assert len(model.batch_sizes) < 200
+
+
+def test_requests_that_clip_differently_never_share_a_batch():
+    """Same caller key, same moment, different clip_x0: separate batches, each the picture its own setting gives
+    alone (and with its own share of clipped values)."""
+    schedule, model = make_schedule("cosine", 50), CountingModel()
+    sampler = SharedSampler(window_s=0.2)
+    clips = [True, False, DynamicThreshold(0.9), DynamicThreshold(0.995), True]
+    inputs = [3 * torch.randn(3, 2, generator=torch.Generator().manual_seed(k)) for k in range(len(clips))]
+    results, shares = [None] * len(clips), [None] * len(clips)
+
+    def request(k):
+        for event in sampler.steps(("m", 10), model, schedule, inputs[k], None, num_steps=10, clip_x0=clips[k]):
+            if isinstance(event, Step):
+                results[k], shares[k] = event.x_t, event.clipped
+
+    threads = [threading.Thread(target=request, args=(k,)) for k in range(len(clips))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    # the two static requests (0 and 4) share one batch of 6; the other three run alone, 3 each
+    assert sorted(model.batch_sizes) == sorted([6] * 10 + [3] * 30)
+    for k, clip in enumerate(clips):
+        alone = list(denoise_steps(model, schedule, inputs[k], "ddim", 10, clip_x0=clip))[-1]
+        torch.testing.assert_close(results[k], alone.x_t)
+        assert (shares[k] is None) == (clip is False)
+        if clip is not False:
+            torch.testing.assert_close(shares[k], alone.clipped)
+    assert not torch.allclose(results[0], results[1])  # clipping acted here, so mixing the settings would show

@@ -144,3 +144,27 @@ def test_noisy_classifier_learns_and_knows_less_at_high_noise():
     assert acc["test_accuracy_t0"] > 0.95 and acc["test_accuracy_t99"] < 0.3  # pure noise: near chance (1/8)
     logits = model(test.x[:5], torch.zeros(5, dtype=torch.long))
     assert logits.shape == (5, 8)
+
+
+def test_grid_threads_clip_x0_and_reports_it_per_row():
+    """clip_x0 reaches the sampler: off, the trajectory holds no shares; static and dynamic, one share per cell,
+    averaged per scale row by `clipped_per_row`."""
+    from playground.diffusion.samplers import DynamicThreshold
+
+    schedule = make_schedule("cosine", 20)
+    model = GaussianOracle(schedule, shift=torch.tensor([[1.5, 0.0], [-1.5, 0.0]]))  # w = 4 pushes x̂_0 past ±1
+
+    off = guidance.grid(model, schedule, (2,), 1, [0.0, 4.0], [0, 1, 2], "cfg", sampler="ddim", num_steps=5,
+                        clip_x0=False)
+    assert off.clipped is None and off.clipped_mean is None and guidance.clipped_per_row(off, 2) is None
+    for clip in (True, DynamicThreshold(0.9)):
+        tr = guidance.grid(model, schedule, (2,), 1, [0.0, 4.0], [0, 1, 2], "cfg", sampler="ddim", num_steps=5,
+                           clip_x0=clip)
+        rows = guidance.clipped_per_row(tr, 2)
+        assert tr.clipped_mean.shape == (6,) and len(rows) == 2 and all(0 <= v <= 1 for v in rows)
+        assert abs(rows[0] - float(tr.clipped_mean[:3].mean())) < 1e-6
+        assert rows[1] > 0  # at w = 4 clipping acts
+    # the share a sample_per_scale run reports is the library's too: the threaded clip_x0 changes the samples
+    a, b = (guidance.sample_per_scale(model, schedule, (2,), 1, [4.0], 50, "cfg", num_steps=5, clip_x0=c)
+            for c in (False, True))
+    assert not torch.allclose(a, b)

@@ -169,6 +169,30 @@ def test_grid_rejects_bad_values(change, message):
         list(page_guidance.build_grids(*{**GOOD, **change}.values(), {}))
 
 
+@pytest.mark.parametrize("clipping, percentile, message", [
+    ("dynamic", 1.5, "percentile p must be"), ("dynamic", "0.99", "percentile p must be"),
+    ("both", 0.995, "clipping of x̂₀ must be one of")])
+def test_grid_rejects_bad_clipping(clipping, percentile, message):
+    with pytest.raises(gr.Error, match=message):
+        list(page_guidance.build_grids(*GOOD.values(), {}, clipping, percentile))
+
+
+def test_grid_reports_clipping_per_scale_row():
+    """Each clipping setting reaches the sampler, and the finished grid says per scale row how often it acted."""
+    for clipping in ("off", "static", "dynamic"):
+        *_, final = page_guidance.build_grids(*GOOD.values(), {}, clipping, 0.995)
+        grid = final.grids[final.grid_id]
+        if clipping == "off":
+            assert grid.clip_x0 is False and "Clipping of x̂₀: off" in final.clipping
+            assert all(tr.clipped is None for tr in grid.trajectories.values())
+            continue
+        assert "| scale (row) |" in final.clipping and "| scale (row) |" not in final.progress
+        for w in ("0", "1", "3"):
+            assert re.search(rf"\| {w} \| [0-9.]+ % \| [0-9.]+ % \|", final.clipping)
+        view = page_guidance.show_cell(final.grid_id, "cfg", 2, 0, 1, final.grids)
+        assert "of this cell's x̂₀ values at this step" in view.info
+
+
 def test_measure_rejects_too_many_samples():
     with pytest.raises(gr.Error, match="samples per scale must be"):
         list(page_guidance.measure("ring8", 0, "1", 10**6, 0, "ddim", 10))

@@ -268,6 +268,32 @@ def test_generate_rejects_bad_values(change, message):
         _generate(**change)
 
 
+@pytest.mark.parametrize("clipping, percentile, message", [
+    ("dynamic", 0.5, "percentile p must be"), ("dynamic", float("nan"), "percentile p must be"),
+    ("dynamic", True, "percentile p must be"), ("sometimes", 0.995, "clipping of x̂₀ must be one of"),
+    (None, 0.995, "clipping of x̂₀ must be one of")])
+def test_generate_rejects_bad_clipping(clipping, percentile, message):
+    with pytest.raises(gr.Error, match=message):
+        _run(reverse.generate(TOY, 0, "ddim", 5, 0.0, 20, -1, None, None, clipping, percentile))
+
+
+def test_generate_reports_how_often_clipping_acted():
+    """Off: no share anywhere, the steps are the unclipped update; static and dynamic: the mean share after the run
+    and the share of each step in the step-through, the same figures the recording holds."""
+    runs = {}
+    for clipping in ("off", "static", "dynamic"):
+        final = _run(reverse.generate(TOY, 0, "ddim", 5, 0.0, 50, -1, runs, None, clipping, 0.99))[-1]
+        runs, trajectory = final.runs, final.runs[final.run_id]["trajectory"]
+        info = reverse.show_frame(final.run_id, 1, runs).info
+        if clipping == "off":
+            assert trajectory.clipped is None and "not clipped" in info and "Over the run" in info
+        else:
+            assert trajectory.clipped.shape == (len(trajectory), 50) and trajectory.clipped_mean.shape == (50,)
+            name = "static clipping to [−1, 1]" if clipping == "static" else "dynamic thresholding (p = 0.99)"
+            assert f"with {name}, " in info and "of the x̂₀ values were changed per step" in info
+            assert "Clipping changed " in info and "at this step" in info
+
+
 def test_class_label_checked_for_a_conditional_model(conditional_model):
     for bad in (3, 10, -2, 1.5):
         with pytest.raises(gr.Error, match="class label must be"):
@@ -302,7 +328,7 @@ def _named(result_type, values):
     return result_type(*values, *[None] * (len(result_type._fields) - len(values)))
 
 
-API_GOOD = dict(model=TOY, seed=0, sampler="ddim", steps=10, eta=0.0, n=16, label=-1)
+API_GOOD = dict(model=TOY, seed=0, sampler="ddim", steps=10, eta=0.0, n=16, label=-1, clipping="static", percentile=0.995)
 
 
 def test_generate_and_frame_through_the_http_api(client):

@@ -8,7 +8,9 @@ from playground.diffusion import make_schedule
 from playground.diffusion.samplers import (
     ClassifierFree,
     ClassifierGuidance,
+    DynamicThreshold,
     Step,
+    _clip,
     ddim_timesteps,
     denoise_steps,
     sample,
@@ -234,3 +236,84 @@ def test_bad_guidance_scales(scale):
         ClassifierFree(scale)
     with pytest.raises(ValueError, match="scale"):
         ClassifierGuidance(lambda x_t, t: x_t, scale)
+
+
+# ---- clipping x̂_0: static, dynamic (Imagen), and how often it acts ------------------------------------------
+
+
+def test_dynamic_threshold_closed_form():
+    """Example 0: |x̂_0| = 0.04, 0.08, …, 4 (100 values), so its 0.5 quantile is (2 + 2.04)/2 = 2.02 = s and
+    x̂_0 ← clamp(x̂_0, −s, s)/s; example 1 lies within [−1, 1], so s = max(1, q) = 1 and nothing changes."""
+    big = torch.linspace(0.04, 4, 100) * torch.tensor([1.0, -1.0]).repeat(50)
+    small = torch.linspace(-0.9, 0.9, 100)
+    x0 = torch.stack([big, small])
+    out = _clip(x0, DynamicThreshold(0.5))
+    torch.testing.assert_close(out[0], big.clamp(-2.02, 2.02) / 2.02)
+    assert torch.equal(out[1], small)
+    assert out[0].abs().max() == 1.0  # the saturated values land exactly on ±1
+    # p = 1: s is the largest |x̂_0|, so dynamic thresholding only rescales, it never saturates
+    torch.testing.assert_close(_clip(x0, DynamicThreshold(1.0))[0], big / 4)
+
+
+def _known_x0(share_out: float, B: int = 2, D: int = 40):
+    """x_0 with `share_out` of its values at ±3 (outside [−1, 1]) and the rest at ±0.5."""
+    n_out = round(share_out * D)
+    row = torch.cat([torch.full((n_out,), 3.0), torch.full((D - n_out,), 0.5)]) * torch.tensor([1.0, -1.0]).repeat(D // 2)
+    return row.repeat(B, 1)
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
+def test_static_clipping_share_is_reported_per_step(sampler):
+    """With the oracle ε the sampler's x̂_0 is the known x_0 at every step: a quarter of its values lie at ±3, so
+    static clipping changes exactly 1/4 of them at every step; off, nothing is reported."""
+    s = make_schedule("linear", 6)
+    x0 = _known_x0(0.25)
+    x_T = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
+    steps = list(denoise_steps(oracle_model(s, x0), s, x_T, sampler, num_steps=6 if sampler == "ddpm" else 3))
+    for st in steps:
+        assert st.clipped.shape == (2,)
+        torch.testing.assert_close(st.clipped, torch.full((2,), 0.25))
+        assert st.x0.abs().max() <= 1
+    off = list(denoise_steps(oracle_model(s, x0), s, x_T, sampler, num_steps=6 if sampler == "ddpm" else 3,
+                             clip_x0=False))
+    assert all(st.clipped is None for st in off)
+    assert off[-1].x_t.abs().max() > 2.9  # unclipped, the oracle returns x_0 itself, ±3 included
+
+
+def test_dynamic_threshold_within_range_changes_nothing():
+    """All |x̂_0| ≤ 1: s = 1 at every step, so dynamic thresholding is the identity; the run equals the unclipped
+    one and the share is 0 (this run follows eq. 11 exactly)."""
+    s = make_schedule("cosine", 8)
+    x0 = _known_x0(0.0) * 1.6  # ±0.8
+    x_T = torch.randn(x0.shape, generator=torch.Generator().manual_seed(1))
+    for sampler, k in (("ddpm", None), ("ddim", 4)):
+        dynamic = list(denoise_steps(oracle_model(s, x0), s, x_T, sampler, k, generator=torch.Generator().manual_seed(2),
+                                     clip_x0=DynamicThreshold(0.995)))
+        off = list(denoise_steps(oracle_model(s, x0), s, x_T, sampler, k, generator=torch.Generator().manual_seed(2),
+                                 clip_x0=False))
+        for a, b in zip(dynamic, off):
+            assert torch.equal(a.x_t, b.x_t) and torch.equal(a.x0, b.x0)
+            assert torch.equal(a.clipped, torch.zeros(2))
+
+
+def test_dynamic_threshold_acts_where_static_saturates():
+    """Values at ±3: static clipping saturates a quarter of them at ±1; dynamic (p = 0.995: s = 3) rescales every
+    value by 1/3, so the pattern survives (0.5 → 1/6) and the share it changed is all of them."""
+    s = make_schedule("linear", 6)
+    x0 = _known_x0(0.25)
+    x_T = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
+    step = next(denoise_steps(oracle_model(s, x0), s, x_T, "ddim", 3, clip_x0=DynamicThreshold()))
+    torch.testing.assert_close(step.x0.float(), x0 / 3, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(step.clipped, torch.ones(2))
+
+
+@pytest.mark.parametrize("clip_x0", ["dynamic", -1.0, 0, None, float("nan")])
+def test_bad_clip_x0(clip_x0):
+    with pytest.raises(ValueError, match="clip_x0 must be"):
+        list(denoise_steps(scaled_model, make_schedule("linear", 4), torch.randn(2, 2), "ddpm", clip_x0=clip_x0))
+
+
+@pytest.mark.parametrize("p", [0, 1.5, -0.1, float("nan"), True, "0.9"])
+def test_bad_dynamic_percentile(p):
+    with pytest.raises(ValueError, match="percentile"):
+        DynamicThreshold(p)

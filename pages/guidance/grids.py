@@ -17,6 +17,7 @@ from playground.viz import guidance as guidance_viz
 
 from ..common import (CHEAP, EXPENSIVE, MAX_SEED, check_choice, check_int, export_path, lookup, real_data, remember,
                       session_state, throttle, user_errors)
+from ..reverse.shared import PERCENTILE_DEFAULT, check_clipping, clipping_controls, clipping_name, percent
 from .settings import METHOD_ORDER, Controls, check_settings, convention, setup_of
 
 UPDATE_EVERY_S = 0.25  # the live grid redraws at most this often, so Stop answers within about this long
@@ -30,6 +31,7 @@ class Grid(NamedTuple):
     scales: list[float]
     seeds: list[int]
     trajectories: dict[str, Trajectory]  # method -> the recording of all its cells (batch: row · seeds + column)
+    clip_x0: object = True  # how x̂₀ was clipped: False, True (static [−1, 1]) or a DynamicThreshold
 
 
 class GridUpdate(NamedTuple):
@@ -41,6 +43,7 @@ class GridUpdate(NamedTuple):
     progress: Any  # the progress line
     grid_id: Any  # the id of this grid in the session's store
     convention: Any  # the scale convention for these scales
+    clipping: Any  # how often clipping acted, per scale row and method (beside the clipping control)
     grids: dict  # this browser's grids {id: Grid}
 
 
@@ -68,9 +71,12 @@ class GridTab(NamedTuple):
 
 
 @user_errors
-def build_grids(dataset, label, scales_text, n_seeds, first_seed, sampler, steps, grids=None):
-    """Both grids (rows: scales, columns: seeds), streamed; the finished grid joins this browser's `grids`."""
+def build_grids(dataset, label, scales_text, n_seeds, first_seed, sampler, steps, grids=None, clipping="static",
+                percentile=PERCENTILE_DEFAULT):
+    """Both grids (rows: scales, columns: seeds), streamed; the finished grid joins this browser's `grids`.
+    clipping: "off", "static" ([−1, 1], the default) or "dynamic" (Imagen's thresholding at `percentile`)."""
     settings = check_settings(dataset, label, scales_text, sampler, steps)
+    clip_x0 = check_clipping(clipping, percentile)
     n_seeds = check_int(n_seeds, "number of seeds", 1, guidance.MAX_SEEDS)
     first_seed = check_int(first_seed, "first seed", 0, MAX_SEED - guidance.MAX_SEEDS)
     seeds = list(range(first_seed, first_seed + n_seeds))
@@ -82,7 +88,7 @@ def build_grids(dataset, label, scales_text, n_seeds, first_seed, sampler, steps
     for method in METHOD_ORDER:
         for event in guidance.grid_steps(denoiser.model, denoiser.schedule, denoiser.sample_shape, settings.label,
                                          scales, seeds, method, classifier.model, sampler=settings.sampler,
-                                         num_steps=settings.steps):
+                                         num_steps=settings.steps, clip_x0=clip_x0):
             if event.trajectory is not None:
                 trajectories[method] = event.trajectory
                 if images:
@@ -95,10 +101,11 @@ def build_grids(dataset, label, scales_text, n_seeds, first_seed, sampler, steps
                 text = (f"{guidance.METHODS[method]}: step {event.i} of {event.total} (t = {event.step.t + 1}), "
                         f"{time.perf_counter() - began:.1f} s so far")
                 yield GridUpdate(pictures["cfg"], pictures["classifier"], gr.update(), text, gr.update(), gr.update(),
-                                 grids or {})
+                                 gr.update(), grids or {})
     seconds = time.perf_counter() - began
     grid_id = uuid.uuid4().hex
-    grids, note = remember(grids, grid_id, Grid(dataset, settings.label, scales, seeds, trajectories), what="grids")
+    grids, note = remember(grids, grid_id, Grid(dataset, settings.label, scales, seeds, trajectories, clip_x0),
+                           what="grids")
     figure = gr.update()
     if not images:
         figure = guidance_viz.paths_figure(trajectories, scales, seeds, real_data(dataset, "test", 2000), settings.label)
@@ -106,7 +113,24 @@ def build_grids(dataset, label, scales_text, n_seeds, first_seed, sampler, steps
             f"{seconds:.1f} s. Every cell of a column starts from the same x_T (seed {seeds[0]} is column 1)."
             + (" With DDPM the noise added at each step differs between cells." if sampler == "ddpm" else "")
             + " Pick a cell below to step through it." + note)
-    yield GridUpdate(pictures["cfg"], pictures["classifier"], figure, text, grid_id, convention(scales), grids)
+    yield GridUpdate(pictures["cfg"], pictures["classifier"], figure, text, grid_id, convention(scales),
+                     clipping_table(trajectories, scales, clip_x0), grids)
+
+
+def clipping_table(trajectories: dict[str, Trajectory], scales: list[float], clip_x0) -> str:
+    """How often clipping acted: per scale row and method, the share of x̂₀ values it changed, averaged over every
+    step and the row's seeds."""
+    if clip_x0 is False:
+        return ("**Clipping of x̂₀: off.** Every step is the unclipped update (eq. 11 / eq. 12) with the guided ε; "
+                "at high scales x̂₀ may leave [−1, 1] far behind.")
+    shares = {m: guidance.clipped_per_row(trajectories[m], len(scales)) for m in METHOD_ORDER}
+    lines = [f"**How often {clipping_name(clip_x0)} acted**: share of x̂₀ values it changed, mean over all steps "
+             "and the row's seeds (0 %: that row followed the unclipped update exactly).", "",
+             "| scale (row) | " + " | ".join(guidance.METHODS[m] for m in METHOD_ORDER) + " |",
+             "|---|" + "---|" * len(METHOD_ORDER)]
+    for r, w in enumerate(scales):
+        lines.append(f"| {w:g} | " + " | ".join(percent(shares[m][r]) for m in METHOD_ORDER) + " |")
+    return "\n".join(lines)
 
 
 def _grid(grid_id, grids) -> Grid:
@@ -145,6 +169,9 @@ def show_cell(grid_id, method, row, col, frame, grids=None) -> CellView:
                 + (f"ε_cond − ε_uncond {push:.3f} (the class direction, which w multiplies); " if method == "cfg" else
                    f"ε̂ − ε_uncond {push:.3f} (the classifier's push s √(1 − ᾱ_t) ∇ log p); ")
                 + f"guided ε − ε_uncond {guidance.rms(step.guided_shift):.3f}.")
+        info += (" x̂₀ is not clipped." if tr.clipped is None else
+                 f" {clipping_name(grid.clip_x0).capitalize()} changed {percent(tr.clipped[k, cell])} of this cell's "
+                 "x̂₀ values at this step.")
     if setup_of(grid.dataset).denoiser.modality == "points":
         figure = guidance_viz.cell_points_figure(tr, cell, k, real_data(grid.dataset, "test", 2000),
                                                  title=f"cell {name} = {w:g}, seed {seed}: frame {k}")
@@ -189,6 +216,8 @@ def build_tab(c: Controls) -> GridTab:
                             elem_id="guidance-cg", show_label=False)
         points = gr.Plot(label="2D: the paths of the seeds' points in every cell (top: CFG, bottom: classifier)",
                          visible=False, elem_id="guidance-points", show_label=False)  # 2D, instead of the images
+    clipping, percentile = clipping_controls("guidance")  # below the grids: the first screen keeps its outputs
+    clipping_text = gr.Markdown(elem_id="guidance-clipping-table")
     with gr.Row():
         png_button = gr.Button("Export both grids as PNG")
         png_file = gr.File(label="PNG", interactive=False, height=80)
@@ -214,8 +243,8 @@ def build_tab(c: Controls) -> GridTab:
 
     cell_inputs, cell_outputs = [grid_id, method, row, col, frame, grids], [cell_strip, cell_plot, cell_info]
     building = build_button.click(build_grids, [c.dataset, c.label, c.scales, n_seeds, first_seed, c.sampler, c.steps,
-                                                grids], [cfg_image, cg_image, points, progress, grid_id, c.convention,
-                                                         grids], api_name="guidance_grid", **EXPENSIVE)
+                                                grids, clipping, percentile], [cfg_image, cg_image, points, progress, grid_id, c.convention,
+                                                         clipping_text, grids], api_name="guidance_grid", **EXPENSIVE)
     building.success(cell_choices, [grid_id, grids], [row, col, frame], api_visibility="private", **CHEAP).then(
         show_cell, cell_inputs, cell_outputs, api_visibility="private", **CHEAP)
     stop_button.click(lambda: "Stopped: this grid was not kept.", None, progress, cancels=[building], queue=False,

@@ -18,7 +18,8 @@ from playground.viz import diffusion as dviz
 
 from ..common import (CHEAP, EXPENSIVE, MAX_RUNS, SAMPLING, SAMPLING_EVENTS, waiting_text, check_int, check_seed, export_path, lookup, remember, throttle,
                       user_errors, view_for)
-from .shared import MAX_IMAGES, MAX_POINTS, MENU, check_sampling, default_model
+from .shared import (MAX_IMAGES, MAX_POINTS, MENU, PERCENTILE_DEFAULT, check_clipping, check_sampling, clipping_controls,
+                     clipping_name, default_model, percent)
 
 LIVE_EVERY_S = 0.25  # the live view redraws at most this often (and Stop answers within about this long)
 PLAY_FPS = 12  # frames a second when playing a run
@@ -73,21 +74,24 @@ class ModelControls(NamedTuple):
 
 
 @user_errors
-def generate(model_name, seed, sampler, steps, eta, n, label, runs=None, my_models=None):
+def generate(model_name, seed, sampler, steps, eta, n, label, runs=None, my_models=None, clipping="static",
+             percentile=PERCENTILE_DEFAULT):
     """Sample live, yielding `Live` updates at most every LIVE_EVERY_S; the last one records the run in `runs`.
+    clipping: "off", "static" ([−1, 1], the default) or "dynamic" (Imagen's thresholding at `percentile`).
 
     The run goes through the server's shared sampler: requests of the same model and deterministic settings that
     arrive together (a class pressing Generate) are sampled as one batch, and each request sees its own images."""
     model = MENU.get(model_name, my_models)
     steps, eta, n, y = check_sampling(model, sampler, steps, eta, n, label)
     seed = check_seed(seed)
+    clip_x0 = check_clipping(clipping, percentile)
     view, runs = view_for(model.modality), runs or {}
     began, ready = time.perf_counter(), throttle(LIVE_EVERY_S)
     x_T = model.noise(n, seed)
     recorder = Recorder(model.schedule, x_T, steps, run_label(sampler, steps, eta))
     labels = None if y is None else model.labels(n, y)
     events = SAMPLING.steps((model.name, sampler, steps, y is None), model.model, model.schedule, x_T, labels,
-                            steps, sampler, eta, torch.Generator().manual_seed(seed))
+                            steps, sampler, eta, torch.Generator().manual_seed(seed), clip_x0=clip_x0)
     for event in events:
         seconds = time.perf_counter() - began
         if isinstance(event, Waiting):
@@ -104,20 +108,37 @@ def generate(model_name, seed, sampler, steps, eta, n, label, runs=None, my_mode
                                         f"{model.schedule.num_steps}), {seconds:.1f} s", None, runs)
     trajectory, run_id, seconds = recorder.trajectory(), uuid.uuid4().hex, time.perf_counter() - began
     runs, note = remember(runs, run_id, {"trajectory": trajectory, "model": model, "y": y, "seed": seed,
-                                         "seconds": seconds}, MAX_RUNS, "recorded runs")
+                                         "seconds": seconds, "clip_x0": clip_x0}, MAX_RUNS, "recorded runs")
     picture, figure = view.show(trajectory.final, "samples")
     yield Live(picture, figure, f"Done: {trajectory.sampler}, {len(trajectory) - 1} recorded steps in "
                                 f"{seconds:.1f} s. Scrub through them below.{note}", run_id, runs)
+
+
+def _clipping_summary(trajectory, clip_x0) -> str:
+    """How often clipping acted over the whole run (shown under the step-through)."""
+    if trajectory.clipped_mean is None:
+        return "Over the run: x̂₀ was not clipped, so every step followed the unclipped update exactly."
+    mean = float(trajectory.clipped_mean.mean())
+    return (f"Over the run: with {clipping_name(clip_x0)}, {percent(mean)} of the x̂₀ values were changed per step on "
+            f"average (over all {trajectory.sampler.split(',')[0]} steps and samples)"
+            + ("; it never acted, so the run is the unclipped one." if mean == 0 else "."))
 
 
 def _frame_info(trajectory, k: int, num_steps: int) -> str:
     t, alpha_bar, last = trajectory.ts[k], trajectory.alpha_bar[k], len(trajectory) - 1
     if t < 0:
         return f"**Finished sample** (frame {k} of {last}): ᾱ = 1, no noise left."
+    if trajectory.clipped is None:
+        clipping = " x̂₀ is not clipped: this step is the unclipped update exactly."
+    else:
+        share = float(trajectory.clipped[k].mean())
+        clipping = (f" Clipping changed {percent(share)} of x̂₀'s values at this step (mean over the samples)"
+                    + (", so this step is the unclipped update." if share == 0 else
+                       ", so this step is not exactly eq. 11 / eq. 12."))
     return (f"**Frame {k} of {last}**, {trajectory.sampler}: the model looks at x_t at t = {t + 1} of {num_steps} "
             f"(schedule index {t}), where ᾱ_t = {alpha_bar:.4f}, signal √ᾱ_t = {np.sqrt(alpha_bar):.3f}, noise "
             f"√(1−ᾱ_t) = {np.sqrt(1 - alpha_bar):.3f}, SNR = {alpha_bar / (1 - alpha_bar):.4g}. It predicts ε̂ and, "
-            "from it, x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t.")
+            "from it, x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t." + clipping)
 
 
 @user_errors
@@ -127,7 +148,7 @@ def show_frame(run_id, frame, runs=None) -> FrameView:
     trajectory, model = run["trajectory"], run["model"]
     k = check_int(frame, "frame", 0, len(trajectory) - 1)
     t = trajectory.ts[k]
-    info = _frame_info(trajectory, k, model.schedule.num_steps)
+    info = _frame_info(trajectory, k, model.schedule.num_steps) + " " + _clipping_summary(trajectory, run["clip_x0"])
     plot = dviz.schedule_marked(model.schedule, t)
     if model.modality == "points":
         field = None
@@ -189,6 +210,8 @@ def build(page: gr.Blocks, runs: gr.State, my_models: gr.State) -> gr.Dropdown:
         seed = gr.Number(0, precision=0, minimum=0, label="Seed (x_T)", scale=1, elem_id="reverse-seed")
         label = gr.Dropdown([("none (unconditional)", -1), *((c, k) for k, c in enumerate(data.FASHION_CLASSES))],
                             value=-1, label="Class", scale=2)
+        with gr.Column(scale=2, min_width=180):  # a closed fold: the first screen keeps the live picture
+            clipping, percentile = clipping_controls("reverse")
         with gr.Column(scale=1, min_width=140):
             go_button = gr.Button("Generate", variant="primary", elem_id="reverse-generate")
             stop_button = gr.Button("Stop", elem_id="reverse-stop")
@@ -231,7 +254,8 @@ def build(page: gr.Blocks, runs: gr.State, my_models: gr.State) -> gr.Dropdown:
     model.change(model_controls, [model, my_models], controls, api_visibility="private", **CHEAP)
     page.load(model_controls, [model, my_models], controls, api_visibility="private", **CHEAP)
     frame_outputs = [view_x, view_eps, view_x0, view_points, frame_info, schedule_plot]
-    generating = go_button.click(generate, [model, seed, sampler, steps, eta, n, label, runs, my_models],
+    generating = go_button.click(generate, [model, seed, sampler, steps, eta, n, label, runs, my_models, clipping,
+                                            percentile],
                                  [live, live_points, progress_text, run_id, runs], api_name="reverse_generate",
                                  **SAMPLING_EVENTS)
     generating.success(frame_range, [run_id, runs], frame, api_visibility="private", **CHEAP).then(

@@ -51,6 +51,7 @@ class _Batch:
     sampler: str = "ddim"
     eta: float = 0.0
     generator: torch.Generator | None = None
+    clip_x0: object = True  # as `denoise_steps` takes it: True, False, a bound B or a DynamicThreshold
     requests: list[_Request] = field(default_factory=list)
     closed: bool = False  # no request may join any more
 
@@ -72,8 +73,11 @@ class SharedSampler:
 
     def steps(self, key: tuple, model: Callable, schedule: Schedule, x_T: torch.Tensor, y: torch.Tensor | None,
               num_steps: int | None, sampler: str = "ddim", eta: float = 0.0,
-              generator: torch.Generator | None = None) -> Iterator[Waiting | Step]:
+              generator: torch.Generator | None = None, clip_x0=True) -> Iterator[Waiting | Step]:
         """Join (or start) the batch for `key`; yield `Waiting` while it forms and waits, then this request's `Step`s.
+
+        clip_x0 (as in `denoise_steps`) joins the key here, so requests that clip x̂_0 differently never share a
+        batch, whatever key the caller gave.
 
         A stochastic request (DDPM, or DDIM with η > 0) gets a batch of its own, sampled with its own generator, so
         its seed still reproduces it; it waits its turn like the others, so the sampler never runs two batches at once."""
@@ -81,11 +85,13 @@ class SharedSampler:
             raise ValueError(f"y must be a condition tensor of shape ({len(x_T)},), one per sample")
         request = _Request(x_T, y)
         shared = sampler == "ddim" and eta == 0
+        # the type too: True == 1 == 1.0 clip alike, but keep the key exact (a DynamicThreshold is hashable: frozen)
+        key = (key, type(clip_x0).__name__, clip_x0)
         key = key if shared else (key, id(request))
         with self._lock:
             batch = self._forming.get(key)
             if batch is None or batch.closed or batch.images + len(x_T) > self.max_images:
-                batch = _Batch(key, model, schedule, num_steps, sampler, eta, generator)
+                batch = _Batch(key, model, schedule, num_steps, sampler, eta, generator, clip_x0)
                 self._forming[key] = batch
                 self._queue.append(batch)
                 threading.Thread(target=self._run, args=(batch,), daemon=True).start()
@@ -139,12 +145,12 @@ class SharedSampler:
             ys = [r.y for r in live]
             y = torch.cat(ys) if all(v is not None for v in ys) else None
             for step in denoise_steps(batch.model, batch.schedule, x_T, batch.sampler, batch.num_steps, batch.eta, y,
-                                      generator=batch.generator):
+                                      generator=batch.generator, clip_x0=batch.clip_x0):
                 parts = [torch.split(v, sizes) if v is not None else [None] * len(sizes)
-                         for v in (step.x_t, step.eps, step.x0)]
+                         for v in (step.x_t, step.eps, step.x0, step.clipped)]
                 for k, request in enumerate(live):
                     if not request.gone:
-                        request.out.put(Step(step.t, parts[0][k], parts[1][k], parts[2][k]))
+                        request.out.put(Step(step.t, parts[0][k], parts[1][k], parts[2][k], clipped=parts[3][k]))
                 if all(r.gone for r in live):
                     return  # everyone left: stop at this step
         except Exception as err:  # noqa: BLE001 - handed to every request, which raises it

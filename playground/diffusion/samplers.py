@@ -33,9 +33,28 @@ class Step:
     t: int  # schedule index just denoised (T−1 first, 0 last for DDPM)
     x_t: torch.Tensor  # the new sample after this step, x_{t−1} (the clean sample at the last step)
     eps: torch.Tensor  # predicted noise ε at index t, after guidance
-    x0: torch.Tensor  # predicted clean sample x̂_0 (clipped to [−1, 1] when clip_x0)
+    x0: torch.Tensor  # predicted clean sample x̂_0 (after clipping, as clip_x0 says)
     eps_cond: torch.Tensor | None = None  # conditional ε, when classifier-free guidance computes it
     eps_uncond: torch.Tensor | None = None  # unconditional / unguided ε, when guidance computes it
+    # (B,) per example, the share of its x̂_0 values that clipping changed at this step (0: clipping did not act,
+    # so the step is the unclipped eq. 11 / eq. 12); None when clipping is off
+    clipped: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class DynamicThreshold:
+    """Dynamic thresholding of x̂_0 (Saharia et al. 2022, Imagen, §2.3), passed as `clip_x0`.
+
+    Per example, s = max(1, the `percentile` quantile of |x̂_0|); x̂_0 is clipped to [−s, s] and divided by s. When
+    |x̂_0| ≤ 1 almost everywhere (s = 1) it is static clipping to [−1, 1]; when guidance pushes x̂_0 far out, it
+    shrinks the whole prediction back instead of saturating the pixels at ±1."""
+
+    percentile: float = 0.995  # p in (0, 1]: Imagen uses 0.995 (they call it a percentile of |x̂_0|)
+
+    def __post_init__(self):
+        p = self.percentile
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not math.isfinite(p) or not 0 < p <= 1:
+            raise ValueError(f"the dynamic-thresholding percentile must be a number in (0, 1], e.g. 0.995; got {p!r}")
 
 
 # ---- guidance: turns (model, x_t, t, y) into a guided ε ------------------------------
@@ -140,8 +159,10 @@ def ddim_timesteps(num_train_steps: int, num_steps: int, start: int | None = Non
 def _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start=None, inpaint=None, clip_x0=True):
     """Validate the arguments of `denoise_steps`; returns (number of steps, the condition as a tensor or None)."""
     T = schedule.num_steps
-    if not isinstance(clip_x0, bool) and not (isinstance(clip_x0, (int, float)) and math.isfinite(clip_x0) and clip_x0 > 0):
-        raise ValueError(f"clip_x0 must be True, False or a positive bound B (clip x̂_0 to [−B, B]), got {clip_x0!r}")
+    if (not isinstance(clip_x0, (bool, DynamicThreshold))
+            and not (isinstance(clip_x0, (int, float)) and math.isfinite(clip_x0) and clip_x0 > 0)):
+        raise ValueError(f"clip_x0 must be True, False, a positive bound B (clip x̂_0 to [−B, B]) or "
+                         f"DynamicThreshold(percentile), got {clip_x0!r}")
     if start is not None and (isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < T):
         raise ValueError(f"start must be a schedule index from 0 to T − 1 = {T - 1}, got {start!r}")
     if inpaint is not None:
@@ -189,7 +210,7 @@ def denoise_steps(
     y: torch.Tensor | int | None = None,
     guidance: Callable | None = None,
     generator: torch.Generator | None = None,
-    clip_x0: bool = True,
+    clip_x0: bool | float | DynamicThreshold = True,
     variance: str = "posterior",
     start: int | None = None,
     inpaint: tuple[torch.Tensor, torch.Tensor] | None = None,
@@ -203,6 +224,9 @@ def denoise_steps(
     Meng et al. 2022); DDPM then runs start + 1 steps and DDIM spreads its num_steps over [start, 0].
     inpaint=(x_0 known, mask): regenerate only where mask is 1; after every step the rest is replaced by the
     known x_0 noised to the new index (RePaint's simple form, Lugmayr et al. 2022, eq. 8–9 without resampling).
+    clip_x0: True clips x̂_0 to [−1, 1], a number B to [−B, B], `DynamicThreshold(p)` thresholds it dynamically
+    (Imagen); False leaves it alone. Only unclipped (or where clipping never acts: Step.clipped == 0) is a step
+    exactly Ho et al.'s eq. 11 (DDPM) or Song et al.'s eq. 12 (DDIM) with the network's ε.
     Arguments are checked when called, before the first step.
     """
     num_steps, y = _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start, inpaint, clip_x0)
@@ -222,7 +246,7 @@ def sample(
     y: torch.Tensor | int | None = None,
     guidance: Callable | None = None,
     generator: torch.Generator | None = None,
-    clip_x0: bool = True,
+    clip_x0: bool | float | DynamicThreshold = True,
     variance: str = "posterior",
     start: int | None = None,
     inpaint: tuple[torch.Tensor, torch.Tensor] | None = None,
@@ -232,16 +256,28 @@ def sample(
                                start, inpaint), maxlen=1)[0].x_t
 
 
+def _clip(x0: torch.Tensor, clip_x0) -> torch.Tensor:
+    """x̂_0 clipped as `clip_x0` says (never False here)."""
+    if isinstance(clip_x0, DynamicThreshold):
+        q = torch.quantile(x0.detach().flatten(1).abs().float(), clip_x0.percentile, dim=1)  # (B,) per example
+        s = q.clamp(min=1.0).to(x0.dtype).reshape(-1, *[1] * (x0.dim() - 1))
+        # x̂_0 ← clip(x̂_0, −s, s) / s, s = max(1, percentile(|x̂_0|, p))   — Saharia et al. 2022 (Imagen), §2.3
+        return torch.maximum(torch.minimum(x0, s), -s) / s
+    bound = 1.0 if clip_x0 is True else float(clip_x0)  # True: the data's range [−1, 1]; B: a latent space's range
+    return x0.clamp(-bound, bound)
+
+
 def _predict(model, schedule, x_t, t, y, guidance, clip_x0) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """ε (guided, if guidance is given) and x̂_0 at the integer index t, for every sampler alike."""
+    """ε (guided, if guidance is given) and x̂_0 at the integer index t, for every sampler alike; the extras carry
+    `clipped`, each example's share of x̂_0 values that clipping changed, when clipping is on."""
     t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
     with torch.no_grad():  # only around the call, never around a yield: grad mode must not leak to the caller
         eps, extras = guidance(model, x_t, t_batch, y, schedule) if guidance is not None else (model(x_t, t_batch, y), {})
     # x̂_0 = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t   — Ho et al. 2020, eq. 4 solved for x_0
     x0 = schedule.predict_x0(x_t, t_batch, eps)
-    if clip_x0:  # True: the data's range [−1, 1]; a number B: [−B, B] (a latent space's range)
-        bound = 1.0 if clip_x0 is True else float(clip_x0)
-        x0 = x0.clamp(-bound, bound)
+    if clip_x0 is not False:
+        raw, x0 = x0, _clip(x0, clip_x0)
+        extras = {**extras, "clipped": (x0 != raw).flatten(1).float().mean(1)}  # (B,)
     return eps, x0, extras
 
 

@@ -29,6 +29,8 @@ class Trajectory:
     sampler: str  # e.g. "ddim-50, eta 0"
     eps_cond: torch.Tensor | None = None  # (F, B, …) conditional ε, when classifier-free guidance computed it
     eps_uncond: torch.Tensor | None = None  # (F, B, …) unconditional / unguided ε, when guidance computed it
+    clipped: torch.Tensor | None = None  # (F, B) share of x̂_0 values clipping changed (0 on the last frame); None: off
+    clipped_mean: torch.Tensor | None = None  # (B,) that share averaged over EVERY step of the run, kept or not
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -57,6 +59,7 @@ class Recorder:
         self.keep = set(np.linspace(1, total, min(max_frames, total)).round().astype(int).tolist())
         self.ts, self.frames = [], {"x_t": [], "eps": [], "x0": [], "eps_cond": [], "eps_uncond": []}
         self.x_in, self.i = x_T, 0
+        self.clipped_kept, self.clipped_sum = [], None  # shares of the kept frames; the sum over all steps
 
     def add(self, step: Step) -> None:
         self.i += 1
@@ -66,6 +69,11 @@ class Recorder:
                                ("eps_cond", step.eps_cond), ("eps_uncond", step.eps_uncond)):
                 if value is not None:
                     self.frames[key].append(value.detach().to("cpu", torch.float16))
+            if step.clipped is not None:
+                self.clipped_kept.append(step.clipped.detach().to("cpu", torch.float32))
+        if step.clipped is not None:
+            share = step.clipped.detach().to("cpu", torch.float32)
+            self.clipped_sum = share if self.clipped_sum is None else self.clipped_sum + share
         self.x_in = step.x_t
 
     def trajectory(self) -> Trajectory:
@@ -76,9 +84,14 @@ class Recorder:
         stacked = {key: torch.stack(kept + [zero]) if len(kept) == len(ts) - 1 else None
                    for key, kept in self.frames.items() if key not in ("x_t", "x0")}
         alpha_bar = [float(self.schedule.alphas_cumprod[t]) for t in ts[:-1]] + [1.0]
+        clipped = clipped_mean = None
+        if self.clipped_sum is not None and len(self.clipped_kept) == len(ts) - 1:
+            clipped = torch.stack(self.clipped_kept + [torch.zeros(len(final))])
+            clipped_mean = self.clipped_sum / self.i
         return Trajectory(ts, torch.stack(self.frames["x_t"] + [final]), stacked["eps"],
                           torch.stack(self.frames["x0"] + [final]), alpha_bar, self.label,
-                          eps_cond=stacked["eps_cond"], eps_uncond=stacked["eps_uncond"])
+                          eps_cond=stacked["eps_cond"], eps_uncond=stacked["eps_uncond"], clipped=clipped,
+                          clipped_mean=clipped_mean)
 
 
 def run_label(sampler: str, total: int, eta: float) -> str:
@@ -88,10 +101,12 @@ def run_label(sampler: str, total: int, eta: float) -> str:
 
 def record_steps(model: Callable, schedule: Schedule, x_T: torch.Tensor, *, sampler: str = "ddim",
                  num_steps: int | None = None, eta: float = 0.0, y=None, guidance=None,
-                 generator: torch.Generator | None = None, max_frames: int = 200) -> Iterator[RecordEvent]:
+                 generator: torch.Generator | None = None, max_frames: int = 200,
+                 clip_x0=True) -> Iterator[RecordEvent]:
     """Run `denoise_steps`, yielding a `RecordEvent` per step and keeping at most `max_frames` evenly spaced
-    steps (always the first and last) for scrubbing. Closing the generator stops the run."""
-    steps = denoise_steps(model, schedule, x_T, sampler, num_steps, eta, y, guidance, generator)
+    steps (always the first and last) for scrubbing. Closing the generator stops the run.
+    clip_x0 as in `denoise_steps` (True, False, a bound B or a `DynamicThreshold`)."""
+    steps = denoise_steps(model, schedule, x_T, sampler, num_steps, eta, y, guidance, generator, clip_x0)
     total = schedule.num_steps if sampler == "ddpm" else (num_steps or schedule.num_steps)
     recorder = Recorder(schedule, x_T, total, run_label(sampler, total, eta), max_frames)
     for i, step in enumerate(steps, start=1):
