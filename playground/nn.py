@@ -154,6 +154,7 @@ class UNet(nn.Module):
         sizes = [config.image_size]
         for _ in mults[1:]:
             sizes.append((sizes[-1] + 1) // 2)
+        self.sizes = sizes  # the side of each level (28, 14, 7)
         text = config.context_dim is not None
 
         def cross(level: int) -> nn.Module:

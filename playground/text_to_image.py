@@ -27,6 +27,8 @@ from .clip.text import check_text
 from .data import COLOURS, HELD_OUT, SHAPE_CLASSES, SIZES, Scene, SceneObject, scene_truth
 from .data.shapes import COLS, ROWS
 from .diffusion.samplers import SAMPLERS, ClassifierFree, Step, denoise_steps
+from .data.truth import objects_with_masks
+from .guidance import check_scales as guidance_scales
 
 MAX_IMAGES = 16  # images per request
 MAX_SCALE = 20.0  # the largest guidance scale accepted
@@ -136,9 +138,7 @@ def describe(scene: Scene) -> str:
 
 def check_settings(m, scale, steps, sampler, seed, n, eta=0.0) -> tuple[float, int | None, str, int, int]:
     """Guidance scale, steps, sampler, seed and the number of images, checked (a ValueError says what is wrong)."""
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) \
-            or not 0 <= scale <= MAX_SCALE:
-        raise ValueError(f"the guidance scale must be a number from 0 to {MAX_SCALE:g}, got {scale!r}")
+    scale = check_scale(scale)
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
     if sampler == "ddpm":
@@ -211,12 +211,15 @@ def generate(m, prompt: str, **kw) -> torch.Tensor:
     return m.model.decode(step.x_t).cpu()
 
 
+def stretch_channels(z: torch.Tensor) -> torch.Tensor:
+    """Latents (…, C, h, w) with each channel scaled to [-1, 1] by its own range: how the page shows them."""
+    lo, hi = z.amin(dim=(-2, -1), keepdim=True), z.amax(dim=(-2, -1), keepdim=True)
+    return 2 * (z - lo) / (hi - lo).clamp(min=1e-6) - 1
+
+
 def channels(z: torch.Tensor) -> torch.Tensor:
-    """A latent (C, h, w) as C grey pictures side by side (h, C·w), each channel scaled to [-1, 1] by its own
-    range — how the page shows the 4 latent channels."""
-    lo = z.amin(dim=(1, 2), keepdim=True)
-    hi = z.amax(dim=(1, 2), keepdim=True)
-    return torch.cat(list((2 * (z - lo) / (hi - lo).clamp(min=1e-6) - 1)), dim=1)
+    """A latent (C, h, w) as C grey pictures side by side (h, C·w), each on its own range (`stretch_channels`)."""
+    return torch.cat(list(stretch_channels(z)), dim=1)
 
 
 # ---- cross-attention maps ------------------------------------------------------------------------------------
@@ -237,11 +240,7 @@ def attention_layers(m) -> list[str]:
 
 
 def _layer_side(m, name: str) -> int:
-    config = m.model.unet.config
-    sizes = [config.image_size]
-    for _ in config.channel_mults[1:]:
-        sizes.append((sizes[-1] + 1) // 2)
-    parts = name.split(".")
+    parts, sizes = name.split("."), m.model.unet.sizes
     if parts[0] == "mid_cross":
         return sizes[-1]
     level = int(parts[1])
@@ -255,51 +254,27 @@ def attention_maps(m, prompt: str, at_step: int, steps: int = 50, seed: int = 0,
     "mean": (tokens, 8, 8) the layers upsampled to the largest side and averaged, "image": the final image}."""
     if isinstance(at_step, bool) or not isinstance(at_step, int) or not 1 <= at_step <= steps:
         raise ValueError(f"the step must be from 1 to {steps}, got {at_step!r}")
-    m = copy.copy(m)  # a private copy of the network: recording on a model other users share would mix their runs
-    m.model = copy.deepcopy(m.model)
-    layers = m.model.cross_attention()
-    names = attention_layers(m)
-    ids = prompt_ids(m, prompt)
-    tokens = [m.spec.tokenizer.itos[i] for i in ids[0].tolist() if i != 0]
-    recorded = {}
-    gen = generate_steps(m, prompt, negative, scale, steps, "ddim", seed, 1)
-    try:
-        for i in range(1, steps + 1):
-            if i == at_step:
-                for layer in layers:
-                    layer.maps = []
-            step = next(gen)
-            if i == at_step:
-                for name, layer in zip(names, layers):
-                    weights = layer.maps[0][0]  # the conditional half of the CFG batch: (h·w, L)
-                    side = int(round(math.sqrt(weights.shape[0])))
-                    recorded[name] = weights[:, : len(tokens)].T.reshape(len(tokens), side, side)
-                    layer.maps = None
-        for step in gen:  # on to the end, for the image
-            pass
-    finally:
-        for layer in layers:
-            layer.maps = None
-    big = max(v.shape[-1] for v in recorded.values())
-    mean = torch.stack([F.interpolate(v[None], size=(big, big), mode="nearest")[0] for v in recorded.values()]).mean(0)
-    return {"tokens": tokens, "layers": recorded, "mean": mean, "image": m.model.decode(step.x_t)[0].cpu()}
+    run = attention_maps_by_step(m, prompt, steps, seed, scale, negative)
+    layers = {name: maps[at_step - 1] for name, maps in run["layers"].items()}
+    return {"tokens": run["tokens"], "layers": layers, "mean": attention_mean(layers), "image": run["image"]}
 
 
 # ---- guidance, negative prompts, img2img, inpainting -----------------------------------------------------
 
 
-def check_scales(scales) -> list[float]:
-    if isinstance(scales, (int, float)):
-        scales = [scales]
-    if not isinstance(scales, (list, tuple)) or not 1 <= len(scales) <= 8:
-        raise ValueError("give from 1 to 8 guidance scales")
-    return [check_settings_scale(w) for w in scales]
-
-
-def check_settings_scale(w) -> float:
+def check_scale(w) -> float:
+    """One guidance scale: a finite number from 0 to MAX_SCALE."""
     if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or not 0 <= w <= MAX_SCALE:
-        raise ValueError(f"a guidance scale must be a number from 0 to {MAX_SCALE:g}, got {w!r}")
+        raise ValueError(f"the guidance scale must be a number from 0 to {MAX_SCALE:g}, got {w!r}")
     return float(w)
+
+
+def check_scales(scales) -> list[float]:
+    """1 … 8 guidance scales (guidance.check_scales: count and finiteness), each from 0 to MAX_SCALE."""
+    scales = [scales] if isinstance(scales, (int, float)) else scales
+    if not isinstance(scales, (list, tuple)) or len(scales) > 8:
+        raise ValueError("give from 1 to 8 guidance scales")
+    return [check_scale(w) for w in guidance_scales(scales)]
 
 
 def measure(images: torch.Tensor, prompt: str, clip_model=None) -> dict:
@@ -450,30 +425,27 @@ def accuracy_of(images: torch.Tensor, prompts: list[str], clip_model=None) -> di
     return out
 
 
-def held_out_prompts(n: int, seed: int = 0) -> list[str]:
-    """Single-object prompts whose colour–shape pair never appeared in training (`data.HELD_OUT`)."""
+def _one_object_prompts(pairs: list[tuple[str, str]], n: int, seed: int, cycle: bool) -> list[str]:
+    """n prompts "a SIZE COLOUR SHAPE PLACE" of the given colour–shape pairs (in turn, or drawn at random)."""
     rng = np.random.default_rng(seed)
-    pairs = sorted(HELD_OUT)
     out = []
     for k in range(n):
-        colour, shape = pairs[k % len(pairs)]
+        colour, shape = pairs[k % len(pairs)] if cycle else pairs[rng.integers(len(pairs))]
         size = list(SIZES)[rng.integers(2)]
         obj = SceneObject(shape, colour, size, int(rng.integers(3)), int(rng.integers(3)))
         out.append(f"a {size} {colour} {shape} {obj.position}")
     return out
+
+
+def held_out_prompts(n: int, seed: int = 0) -> list[str]:
+    """Single-object prompts whose colour–shape pair never appeared in training (`data.HELD_OUT`), in turn."""
+    return _one_object_prompts(sorted(HELD_OUT), n, seed, cycle=True)
 
 
 def seen_prompts(n: int, seed: int = 0) -> list[str]:
     """Single-object prompts like `held_out_prompts`, but of colour–shape pairs seen in training."""
-    rng = np.random.default_rng(seed)
     pairs = [(c, s) for c in COLOURS for s in SHAPE_CLASSES if (c, s) not in HELD_OUT]
-    out = []
-    for k in range(n):
-        colour, shape = pairs[rng.integers(len(pairs))]
-        size = list(SIZES)[rng.integers(2)]
-        obj = SceneObject(shape, colour, size, int(rng.integers(3)), int(rng.integers(3)))
-        out.append(f"a {size} {colour} {shape} {obj.position}")
-    return out
+    return _one_object_prompts(pairs, n, seed, cycle=False)
 
 
 def images_for(m, prompts: list[str], scale: float = 3.0, steps: int = 50, seed: int = 0, batch: int = 64) -> torch.Tensor:
@@ -490,14 +462,11 @@ def images_for(m, prompts: list[str], scale: float = 3.0, steps: int = 50, seed:
     return torch.cat(out)
 
 
-def cost(m, steps: int = 50, n: int = 16, repeats: int = 1) -> dict:
-    """What one sample costs with this model: parameters of the denoiser, the numbers the sampler holds per
-    sample, FLOPs of one denoiser call per sample (torch's FlopCounterMode; CFG makes two per step), the
-    activations of that call (the sum of every layer's output, in MB), and the measured seconds per sample for
-    `steps` DDIM steps with CFG (decoding included)."""
+def network_cost(m) -> dict:
+    """What one denoiser call costs per sample: parameters, the numbers the sampler holds per sample, FLOPs
+    (torch's FlopCounterMode; CFG makes two calls per step) and activations (the sum of every layer's output, MB)."""
     from torch.utils.flop_counter import FlopCounterMode
-    ids = m.null_condition(1)
-    x = m.noise(1, 0)
+    ids, x = m.null_condition(1), m.noise(1, 0)
     counter = FlopCounterMode(display=False)
     outputs = []  # bytes of every layer's output in one call: what the activations weigh
     hooks = [layer.register_forward_hook(lambda _, __, out: outputs.append(out.numel() * out.element_size()))
@@ -508,14 +477,19 @@ def cost(m, steps: int = 50, n: int = 16, repeats: int = 1) -> dict:
     finally:
         for hook in hooks:
             hook.remove()
+    return {"parameters": sum(p.numel() for p in m.model.unet.parameters()),
+            "numbers_per_sample": int(np.prod(m.sample_shape)), "gflops_per_call": counter.get_total_flops() / 1e9,
+            "activation_mb_per_call": sum(outputs) / 2**20}
+
+
+def cost(m, steps: int = 50, n: int = 16, repeats: int = 1) -> dict:
+    """`network_cost`, and the measured seconds per sample for `steps` DDIM steps with CFG, n at once (decoding
+    included)."""
     prompt = single_object_prompts(1)[0]
     began = time.perf_counter()
     for _ in range(repeats):
         generate(m, prompt, steps=steps, n=n)
-    seconds = (time.perf_counter() - began) / (repeats * n)
-    return {"parameters": sum(p.numel() for p in m.model.unet.parameters()),
-            "numbers_per_sample": int(np.prod(m.sample_shape)), "gflops_per_call": counter.get_total_flops() / 1e9,
-            "activation_mb_per_call": sum(outputs) / 2**20, "seconds_per_sample": seconds}
+    return {**network_cost(m), "seconds_per_sample": (time.perf_counter() - began) / (repeats * n)}
 
 
 def binding(images: torch.Tensor, prompts: list[str]) -> dict:
@@ -601,13 +575,6 @@ def attention_mean(layers: dict) -> torch.Tensor:
                         for v in layers.values()]).mean(0)
 
 
-def object_masks(image) -> list[tuple[SceneObject, np.ndarray]]:
-    """The objects `scene_truth` reads in an image (3, 32, 32), each with its coverage map (32, 32): α in [0, 1]
-    on the object's pixels, 0 elsewhere (the same segmentation and components as scene_truth)."""
-    from .data.truth import objects_with_masks
-    return objects_with_masks(image)
-
-
 HALVES = ("left", "right", "top", "bottom")  # place words whose attention is measured by the half they name
 
 
@@ -628,7 +595,7 @@ def attention_inside(maps: torch.Tensor, tokens: list[str], image) -> dict:
     a colour or shape word with no such object found gets share None."""
     side = 32
     up = F.interpolate(maps[None].float(), size=(side, side), mode="nearest")[0]  # each cell's weight on its pixels
-    found = object_masks(image)
+    found = objects_with_masks(image)
     out = {}
     for k, word in enumerate(tokens):
         if word in out:

@@ -46,9 +46,11 @@ def generate(model, prompt, negative, scale, steps, sampler, seed, n, runs=None)
     calls = handle.schedule.num_steps if sampler == "ddpm" else steps
     check_cost(n, 2 * calls, "image", "This run")
     ready, began = throttle(UPDATE_EVERY_S), time.perf_counter()
-    recorder = Recorder(handle.schedule, handle.noise(n, seed), calls, run_label(sampler, calls, 0.0))
+    x_T = handle.noise(n, seed)
+    recorder = Recorder(handle.schedule, x_T, calls, run_label(sampler, calls, 0.0))
     decode = handle.model.decode
-    for i, step in enumerate(t2i.generate_steps(handle, prompt, negative, scale, steps, sampler, seed, n), start=1):
+    for i, step in enumerate(t2i.generate_steps(handle, prompt, negative, scale, steps, sampler, seed, n, x_T=x_T),
+                             start=1):
         recorder.add(step)
         if ready(force=i == calls):
             text = (f"Step {i} of {calls} (t = {step.t + 1} of {handle.schedule.num_steps}), "

@@ -28,6 +28,7 @@ from torch import nn
 from ..clip.model import CLIPSpec, TextEncoder
 from ..clip.text import PAD, Tokenizer
 from ..data import Dataset, SceneDataset
+from ..autoencoders import reparameterise
 from ..latent import KLAutoencoder, KLAutoencoderSpec, moments_of, spread
 from ..nn import UNet, UNetConfig
 from .ddpm import simple_loss
@@ -175,9 +176,7 @@ class TextToImage(nn.Module):
 
     def latents_from_moments(self, moments: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """z = (μ + σ ε) / latent_std from the first stage's stacked (μ, log σ²)."""
-        mu, logvar = moments.chunk(2, dim=1)
-        eps = torch.randn(mu.shape, generator=generator).to(mu.device)
-        return (mu + (0.5 * logvar).exp() * eps) / spread(self.first_stage)
+        return reparameterise(*moments.chunk(2, dim=1), generator) / spread(self.first_stage)
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import captioned, fit_scale, image_grid, labelled_grid, labelled_strip, to_uint8, upscale
+from ..text_to_image import stretch_channels
+from . import fit_scale, image_grid, labelled_grid, labelled_strip, to_uint8, upscale
 
 
 def row(x: torch.Tensor, side: int = 128, nrow: int | None = None) -> np.ndarray:
@@ -21,8 +22,7 @@ def latent_tiles(z: torch.Tensor, side: int = 64) -> np.ndarray:
     """Latents (N, C, h, w) as N rows of C grey tiles, each channel stretched to its own range (for a pixel model,
     pass its image: three colour channels in grey)."""
     z = z.detach().float().cpu()
-    lo, hi = z.amin(dim=(2, 3), keepdim=True), z.amax(dim=(2, 3), keepdim=True)
-    tiles = (2 * (z - lo) / (hi - lo).clamp(min=1e-6) - 1).reshape(-1, 1, *z.shape[2:])
+    tiles = stretch_channels(z).reshape(-1, 1, *z.shape[2:])
     return image_grid(tiles, nrow=z.shape[1], scale=fit_scale(z.shape[-1], side), pad=2)
 
 
@@ -64,10 +64,6 @@ def scale_grid(rows: list[torch.Tensor], labels: list[str], title: str = "") -> 
     """Rows of images (one row per guidance scale), labelled on the left."""
     nrow = len(rows[0])
     return labelled_grid(rows, nrow, labels, title)
-
-
-def titled(picture: np.ndarray, text: str) -> np.ndarray:
-    return captioned(picture, text)
 
 
 # ---- img2img and inpainting (tabs 5 and 6) --------------------------------------------------------------------
