@@ -142,3 +142,44 @@ def test_browser_generate_streams_images_and_steps_through(browser_page, server_
     pg.get_by_text("Step through the last run").click()
     pg.locator("#t2i-gen-strip img").wait_for(timeout=60_000)
     pg.screenshot(path=os.path.join(artifacts_dir, "t2i-step.png"), full_page=True)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_browser_two_students_generate_their_own_and_stop_stops(server_url):
+    """Two browser contexts generate different prompts and each sees only its own result; Stop ends a DDPM run
+    (1000 steps) long before it would finish, and a fresh Generate then runs."""
+    import re
+    import time
+
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        pages = []
+        for prompt in ("a large red circle in the centre", "a large blue square on the left"):
+            pg = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            pg.goto(server_url + "/text-to-image")
+            pg.locator("#t2i-gen-prompt textarea, #t2i-gen-prompt input").first.fill(prompt)
+            pg.locator("#t2i-gen-steps input[type=number]").fill("8")
+            pg.locator("#t2i-gen-steps input[type=number]").press("Enter")
+            pages.append(pg)
+        for pg in pages:
+            pg.locator("#t2i-gen-run").click()
+        for pg, colour in zip(pages, ("red circle", "blue square")):
+            pg.locator("#t2i-gen-info").get_by_text("Scene truth").wait_for(timeout=120_000)
+            info = pg.locator("#t2i-gen-info").inner_text()
+            assert colour in info and ({"red circle", "blue square"} - {colour}).pop() not in info
+        pg = pages[0]
+        pg.get_by_label("Sampler").click()
+        pg.get_by_role("option", name="DDPM (ancestral, all 1000 steps)").click()
+        pg.locator("#t2i-gen-run").click()
+        pg.locator("#t2i-gen-info").get_by_text(re.compile(r"Step \d+ of 1000")).wait_for(timeout=60_000)
+        pg.locator("#t2i-gen-stop").click()
+        stopped = time.perf_counter()
+        pg.wait_for_timeout(3000)
+        text = pg.locator("#t2i-gen-info").inner_text()
+        assert "Scene truth" not in text  # the 1000-step run did not finish
+        step = int(text.split("Step ")[1].split(" ")[0])
+        pg.wait_for_timeout(2000)
+        assert int(pg.locator("#t2i-gen-info").inner_text().split("Step ")[1].split(" ")[0]) == step  # no more steps
+        assert step < 1000 and time.perf_counter() - stopped < 10
+        browser.close()
