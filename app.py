@@ -15,7 +15,7 @@ import argparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from pages import autoencoders, clip, forward, gan, guidance, home, reverse, text_to_image, vq  # noqa: E402
+from pages import autoencoders, clip, dalle, forward, gan, guidance, home, reverse, text_to_image, vq  # noqa: E402
 from pages.common import findings, next_link, set_journey  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
@@ -56,6 +56,12 @@ PAGES = [
                  "encoder: images streaming out of noise, where each word looks, guidance scales and negative "
                  "prompts measured by a scene judge, img2img and inpainting, latent against pixel diffusion "
                  "(time, FLOPs, quality), and held-out colour–shape pairs."),
+    dict(route="/dalle", docs="dalle", title="DALL·E 1 and 2", module=dalle,
+         family="autoregressive transformer over tokens; unCLIP (prior, decoder, upsampler)",
+         teaches="DALL·E 1 writing a prompt into 64 image tokens one at a time (where each token looked, the sparse "
+                 "masks of the real model) with CLIP reranking measured against N; DALL·E 2's prior, decoder and "
+                 "upsampler stage by stage, variations and slerp paths through CLIP's embedding space, noise "
+                 "augmentation; and five text-to-image systems on the same prompts, measured."),
 ]
 
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])

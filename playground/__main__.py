@@ -57,6 +57,12 @@ def card_metrics(name: str, model, spec, dataset_name: str, n: int | None, seed:
     if family == "text-diffusion":
         from . import text_to_image
         return text_to_image.card_metrics(model, spec)
+    if family == "dalle":
+        from . import dalle
+        return dalle.card_metrics(model, spec)
+    if family == "unclip":
+        from . import unclip
+        return unclip.card_metrics(model, spec)
     if family == "kl-autoencoder":
         from . import latent
         return latent.quality(model)
@@ -82,6 +88,12 @@ def cmd_train(args) -> int:
     dataset = data.load(recipe.dataset, "train", n=recipe.n, seed=recipe.seed)
     if recipe.spec.family == "token-prior":  # the prior learns the tokens of its tokenizer, made once here
         dataset = tokenise(dataset, checkpoints.load(recipe.spec.vq, device=device).model)
+    if recipe.spec.family == "dalle":  # the tokenizer's codes of each scene, and its captions' token ids
+        from . import dalle
+        dataset = dalle.training_set(dataset, recipe.spec, checkpoints.load(recipe.spec.vq, device=device).model)
+    if recipe.spec.family == "unclip":  # CLIP's embeddings of the scenes and captions, made once
+        from . import unclip
+        dataset = unclip.training_set(dataset, recipe.spec, checkpoints.load(recipe.spec.clip_from, device=device).model)
     if recipe.spec.family == "clip":  # CLIP learns from the token ids of every caption of each scene
         from . import clip
         dataset = clip.training_set(dataset, recipe.spec)
@@ -133,6 +145,10 @@ def cmd_sample(args) -> int:
     m = checkpoints.load(args.name, device=args.device)
     if m.family == "text-diffusion":
         return _sample_text(m, args)
+    if m.family in ("dalle", "unclip"):
+        return _sample_system(m, args)
+    if args.rerank is not None or args.no_prior:
+        raise ValueError("--rerank is for dalle-scenes and --no-prior for the unclip-* models")
     if args.prompt is not None or args.init is not None:
         raise ValueError(f"--prompt and --init need a text-to-image model; {args.name} is a {m.family}")
     if m.family != "ddpm":
@@ -202,6 +218,39 @@ def _sample_text(m, args) -> int:
     return _write_samples(x, args.out, "image")
 
 
+def _sample_system(m, args) -> int:
+    """DALL·E 1 (dalle-scenes, --rerank N) or DALL·E 2 (any unclip-* name: prior, decoder and upsampler, all shipped,
+    --no-prior for the baseline): n images (N, 3, 32, 32) for --prompt."""
+    from . import checkpoints, dalle, unclip
+
+    if args.prompt is None:
+        raise ValueError(f"{args.name} makes images from text: give --prompt \"a small red circle at the top left\"")
+    if args.init is not None or args.negative_prompt is not None or args.label is not None:
+        raise ValueError("--init, --negative-prompt and --label are for other models")
+    if not 1 <= args.n <= unclip.MAX_IMAGES:
+        raise ValueError(f"--n must be from 1 to {unclip.MAX_IMAGES}")
+    clip_m = checkpoints.load("clip-scenes", device=args.device)
+    if m.family == "dalle":
+        if args.no_prior:
+            raise ValueError("--no-prior is for the unclip-* models (DALL·E 2)")
+        tokenizer = checkpoints.load(m.spec.vq, device=args.device)
+        if args.rerank is None:
+            x = dalle.images_for(m, tokenizer, [args.prompt] * args.n, args.seed)
+        else:
+            dalle.check_candidates(args.rerank)
+            x = torch.stack([dalle.rerank(m, tokenizer, clip_m, args.prompt, args.rerank, args.seed + k)["images"][0]
+                             for k in range(args.n)])
+        return _write_samples(x, args.out, "image")
+    if args.rerank is not None:
+        raise ValueError("--rerank is for dalle-scenes (DALL·E 1)")
+    prior, decoder, upsampler = (checkpoints.load(n, device=args.device)
+                                 for n in ("unclip-prior", "unclip-decoder", "unclip-upsampler"))
+    out = unclip.generate_stages(clip_m, prior, decoder, upsampler, args.prompt, args.n, args.seed,
+                                 use_prior=not args.no_prior, scale=3.0 if args.guidance is None else args.guidance,
+                                 steps=args.steps)
+    return _write_samples(out["images"], args.out, "image")
+
+
 def cmd_clip_score(args) -> int:
     from . import checkpoints, clip, data
 
@@ -262,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     smp.add_argument("--negative-prompt", help="text-to-image: CFG's unconditional input instead of the empty prompt")
     smp.add_argument("--init", help="text-to-image: an image file to start from (img2img, SDEdit)")
     smp.add_argument("--strength", type=float, help="img2img: how far to noise --init, in (0, 1] (t = strength · T)")
+    smp.add_argument("--rerank", type=int, help="DALL·E 1 (dalle-scenes): draw N candidates per image, keep CLIP's best")
+    smp.add_argument("--no-prior", action="store_true",
+                     help="DALL·E 2 (unclip-*): decode the text embedding itself, skipping the prior (the baseline)")
     smp.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     smp.set_defaults(run=cmd_sample)
     score = commands.add_parser("clip-score", help="CLIPScore of images against a text with a CLIP model (higher: better match)")

@@ -15,12 +15,14 @@ import torch
 
 from .autoencoders import AutoencoderSpec
 from .clip import CLIPSpec
+from .dalle import DalleSpec
 from .diffusion.classifier import NoisyClassifierSpec
 from .diffusion.ddpm import DiffusionSpec
 from .diffusion.text import TextDiffusionSpec
 from .gan import GANSpec
 from .latent import KLAutoencoderSpec
 from .metrics import ClassifierSpec
+from .unclip import UnCLIPSpec
 from .prior import TokenPriorSpec
 from .vq import VQSpec
 
@@ -89,7 +91,7 @@ class Pretrained(Protocol):
 
 FAMILIES: dict[str, type] = {spec.family: spec for spec in (
     DiffusionSpec, AutoencoderSpec, GANSpec, ClassifierSpec, NoisyClassifierSpec, VQSpec, TokenPriorSpec, CLIPSpec,
-    KLAutoencoderSpec, TextDiffusionSpec)}
+    KLAutoencoderSpec, TextDiffusionSpec, DalleSpec, UnCLIPSpec)}
 for _spec in FAMILIES.values():
     assert isinstance(_spec(), Family), _spec
 
@@ -103,7 +105,10 @@ def spec_from_card(card: dict):
 
 
 def modality(sample_shape: tuple[int, ...] | None) -> str | None:
-    """"image" for (C, H, W), "points" for (2,), "tokens" for (grid, grid), None for a model without samples."""
+    """"image" for (C, H, W), "points" for (2,), "embedding" for another vector (a CLIP embedding), "tokens" for
+    (grid, grid), None for a model without samples."""
     if sample_shape is None:
         return None
-    return {1: "points", 2: "tokens", 3: "image"}[len(sample_shape)]
+    if len(sample_shape) == 1:
+        return "points" if sample_shape == (2,) else "embedding"
+    return {2: "tokens", 3: "image"}[len(sample_shape)]

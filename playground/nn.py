@@ -124,6 +124,7 @@ class UNetConfig:
     dropout: float = 0.0  # dropout inside each ResBlock
     context_dim: int | None = None  # text conditioning: width of the token states y = (states, mask, pooled)
     cross_attention_max_size: int = 16  # cross-attention after every ResBlock at resolutions up to this side
+    out_channels: int | None = None  # channels of the output; None: in_channels (an upsampler reads more than it makes)
 
 
 class UNet(nn.Module):
@@ -184,7 +185,7 @@ class UNet(nn.Module):
             self.upsample.append(nn.Identity() if lowest else nn.Conv2d(c, c, 3, padding=1))  # after nearest ×2
             self.up.append(nn.ModuleList([res(c + c_skip if i == 0 else c_skip, c_skip) for i in range(config.num_res_blocks)]))
             c = c_skip
-        self.out = nn.Sequential(_group_norm(c), nn.SiLU(), nn.Conv2d(c, config.in_channels, 3, padding=1))
+        self.out = nn.Sequential(_group_norm(c), nn.SiLU(), nn.Conv2d(c, config.out_channels or config.in_channels, 3, padding=1))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """x_t (B, C, H, W), t (B,) schedule indices, y (B,) labels or None (or, text-conditional, the tuple

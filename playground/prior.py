@@ -105,11 +105,30 @@ class Block(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
         self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+        self.maps: list | None = None  # set to [] to record each call's attention weights (B, heads, L_new, L)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+        """x (B, L_new, d). With a `cache` (a dict, empty at first) the keys and values of earlier calls are kept
+        there, so x may be just the newest position: sampling then costs one position per token, not the whole
+        prefix again. Either the cache is empty or x is one position."""
         q, k, v = rearrange(self.qkv(self.norm1(x)), "b l (three h e) -> three b h l e", three=3, h=self.heads)
-        # softmax(q kᵀ/√e + mask) v, the mask hiding every later position (Vaswani et al. 2017, eq. 1)
-        attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        if cache is not None:
+            if "k" in cache:
+                if x.shape[1] != 1:
+                    raise ValueError("with a filled cache, pass one new position at a time")
+                k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
+            cache["k"], cache["v"] = k, v
+        causal = q.shape[2] > 1  # one new position may see every earlier one
+        if self.maps is None:
+            # softmax(q kᵀ/√e + mask) v, the mask hiding every later position (Vaswani et al. 2017, eq. 1)
+            attended = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        else:  # the same, written out to keep the weights
+            scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+            if causal:
+                scores = scores.masked_fill(torch.ones_like(scores, dtype=torch.bool).triu(1), float("-inf"))
+            weights = scores.softmax(-1)
+            self.maps.append(weights.detach())
+            attended = weights @ v
         x = x + self.out(rearrange(attended, "b h l e -> b l (h e)"))
         return x + self.mlp(self.norm2(x))
 

@@ -5,11 +5,13 @@ from dataclasses import dataclass
 
 from .autoencoders import AutoencoderSpec
 from .clip import CLIPSpec
+from .dalle import DalleSpec
 from .data import TOY2D
 from .diffusion.ddpm import DiffusionSpec
 from .diffusion.classifier import NoisyClassifierSpec
 from .diffusion.text import TextDiffusionSpec
 from .gan import GANSpec
+from .unclip import UnCLIPSpec
 from .latent import KLAutoencoderSpec
 from .metrics import ClassifierSpec
 from .nn import MLPConfig, UNetConfig
@@ -83,6 +85,10 @@ VQS = {
     "vq-k512-plain-fashion": _vq("VQ-VAE, plain codebook loss, no restarts", codebook_size=512, ema=False, restart=False),
     "dvae-fashion": _vq("dVAE, Gumbel-softmax relaxation (τ 1 → 0.1)", quantizer="gumbel", codebook_size=64),
 }
+VQS["vq-scenes"] = Recipe(VQSpec(in_channels=3, image_size=32, codebook_size=512, width=48, dataset="scenes", batch_size=64),
+                          "scenes", steps=5000, n=16384,
+                          summary="DALL·E 1's tokenizer in miniature: VQ-VAE, EMA codebook + dead-code restarts, "
+                                  "K = 512 codes of D = 16, 32×32×3 scenes → 8×8 tokens")
 
 GUIDED_TOYS = {"ring8": 8, "moons": 2}  # labelled toy sets with guidance models (name: classes)
 
@@ -137,6 +143,36 @@ def _text_to_image(latent: bool) -> Recipe:
                           "cosine schedule, T=1000")
 
 
+RECIPES["dalle-scenes"] = Recipe(
+    DalleSpec(vq="vq-scenes", codebook_size=512, grid=8, clip=RECIPES["clip-scenes"].spec.to_dict(), batch_size=64),
+    "scenes", steps=5000, n=32768, summary="DALL·E 1 in miniature: one causal transformer over 16 text tokens then vq-scenes' "
+                                 "8×8 image tokens, text loss weighted 1/8")
+
+
+def _unclip(stage: str, what: str, steps: int, augmentation: float = 0.0, **spec) -> Recipe:
+    """A stage of the miniature DALL·E 2, on clip-scenes' embeddings. The prior is an MLP over 64 numbers; the
+    decoder a 16×16 UNet (cross-attention at 8×8 and 4×4 to z_i's 4 tokens); the upsampler a 32×32 UNet."""
+    clip = RECIPES["clip-scenes"].spec
+    unet = {"prior": None,
+            "decoder": UNetConfig(image_size=16, in_channels=3, base_channels=48, channel_mults=(1, 2, 2),
+                                  num_res_blocks=1, num_heads=4, context_dim=clip.embed_dim, cross_attention_max_size=8),
+            "upsampler": UNetConfig(image_size=32, in_channels=3 + 4, out_channels=3, base_channels=16,
+                                    channel_mults=(1, 2, 2), num_res_blocks=1, num_heads=4)}[stage]
+    return Recipe(UnCLIPSpec(stage=stage, clip=clip.to_dict(), unet=unet, augmentation=augmentation, **spec), "scenes",
+                  steps=steps, n=32768, summary=f"DALL·E 2 (unCLIP) in miniature: {what}, clip-scenes' embeddings, "
+                                                "cosine schedule, T=1000")
+
+
+RECIPES["unclip-prior"] = _unclip("prior", "diffusion prior, text embedding → image embedding (residual MLP, "
+                                            "predicts the clean embedding; text dropped 10%)", steps=6000,
+                                  batch_size=256, lr=1e-3)
+RECIPES["unclip-decoder"] = _unclip("decoder", "decoder, image embedding → 16×16 image (embedding dropped 10% for "
+                                               "CFG)", steps=4000, batch_size=64)
+RECIPES["unclip-upsampler"] = _unclip("upsampler", "upsampler 16×16 → 32×32, low-res input noised to a random level "
+                                                   "up to 0.3 T in training", steps=2500, batch_size=64,
+                                      augmentation=0.3)
+RECIPES["unclip-upsampler-noaug"] = _unclip("upsampler", "upsampler 16×16 → 32×32 without noise augmentation (the "
+                                                         "comparison)", steps=2500, batch_size=64)
 RECIPES["ldm-scenes"] = _text_to_image(latent=True)
 RECIPES["pixel-scenes"] = _text_to_image(latent=False)
 

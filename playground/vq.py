@@ -432,6 +432,16 @@ def code_confidence(model: VQVAE, x: torch.Tensor) -> torch.Tensor:
     return F.softmax(model.encode(x.to(model.codebook.device)), dim=1).amax(1).cpu()
 
 
+@torch.no_grad()
+def decoded_colours(model: VQVAE) -> np.ndarray:
+    """One RGB colour (K, 3) uint8 per code of a colour tokenizer: the mean colour the decoder paints for a token
+    grid holding only that code."""
+    k, g = model.spec.codebook_size, model.spec.grid
+    grids = torch.arange(k, device=model.codebook.device)[:, None, None].expand(k, g, g)
+    mean = decode_tokens(model, grids).clamp(-1, 1).mean((2, 3)).cpu()
+    return ((mean + 1) * 127.5).round().byte().numpy()
+
+
 def codebook_colours(codebook: torch.Tensor) -> np.ndarray:
     """One RGB colour (K, 3) uint8 per code: the codebook's first three principal components scaled to
     [40, 230], so codes that are close in the codebook get similar colours."""

@@ -4,7 +4,7 @@ so this checks placement, not numbers; values are checked on the CPU everywhere 
 import pytest
 import torch
 
-from playground import clip, data, gan, vq
+from playground import clip, dalle, data, gan, unclip, vq
 from playground.autoencoders import AutoencoderSpec
 from playground.diffusion import ClassifierFree, ClassifierGuidance, denoise_steps, make_schedule
 from playground.diffusion.classifier import NoisyClassifierSpec
@@ -18,7 +18,9 @@ from playground.metrics import ClassifierSpec
 from playground.nn import MLPConfig, UNetConfig
 from playground.prior import TokenPriorSpec
 from playground.train import train_steps
+from tests.test_dalle import small_scenes, tiny_spec as tiny_dalle, tiny_tokenizer
 from tests.test_text_to_image import tiny_spec
+from tests.test_unclip import CLIP, tiny as tiny_unclip
 
 META = torch.device("meta")
 
@@ -107,6 +109,8 @@ def tiny_family_specs():
                                             batch_size=8),
         "text-diffusion": tiny_text_spec(latent=False),
         "text-diffusion-latent": tiny_text_spec(latent=True),
+        "dalle": tiny_dalle(),
+        **{f"unclip-{stage}": tiny_unclip(stage) for stage in ("prior", "decoder", "upsampler")},
     }
 
 
@@ -126,6 +130,10 @@ def test_every_family_trains_on_the_chosen_device(name, monkeypatch):
     elif spec.family == "text-diffusion":
         stage = spec.build().first_stage
         ds = text.training_set(data.load("scenes", n=32), spec, stage)
+    elif spec.family == "dalle":
+        ds = dalle.training_set(small_scenes(32), spec, tiny_tokenizer())
+    elif spec.family == "unclip":
+        ds = unclip.training_set(data.load("scenes", n=32), spec, CLIP.build().eval())
     elif spec.sample_shape == (2,):
         ds = data.load("moons", n=32)
     else:

@@ -191,13 +191,15 @@ def _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, s
     if isinstance(y, int) and not isinstance(y, bool):
         y = torch.full((x_T.shape[0],), y, dtype=torch.long, device=x_T.device)
     if y is not None and (not isinstance(y, torch.Tensor) or y.dim() == 0 or y.shape[0] != x_T.shape[0]
-                          or y.is_floating_point()):
+                          or (y.is_floating_point() and not y.is_meta and not torch.isfinite(y).all())):
         shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise ValueError(f"y must be an int, labels ({x_T.shape[0]},) or token ids ({x_T.shape[0]}, L) to match x_T, "
-                         f"got {shape}")
+        raise ValueError(f"y must be an int, labels ({x_T.shape[0]},), token ids ({x_T.shape[0]}, L) or finite "
+                         f"embeddings or images ({x_T.shape[0]}, ...) to match x_T, got {shape}")
     if guidance is not None and y is None:
-        raise ValueError("guidance needs a condition y (labels or a prompt's token ids)")
-    return num_steps, (y.to(x_T.device).long() if y is not None else None)
+        raise ValueError("guidance needs a condition y (labels, a prompt's token ids or an embedding)")
+    if y is not None:  # whole numbers are labels or token ids; floats an embedding or an image
+        y = y.to(x_T.device) if y.is_floating_point() else y.to(x_T.device).long()
+    return num_steps, y
 
 
 def denoise_steps(
