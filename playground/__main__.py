@@ -58,11 +58,11 @@ def card_metrics(name: str, model, spec, dataset_name: str, n: int | None, seed:
         from . import text_to_image
         return text_to_image.card_metrics(model, spec)
     if family == "dalle":
-        from . import dalle
-        return dalle.card_metrics(model, spec)
+        from . import systems
+        return systems.dalle_card_metrics(model, spec)
     if family == "unclip":
-        from . import unclip
-        return unclip.card_metrics(model, spec)
+        from . import systems
+        return systems.unclip_card_metrics(model, spec)
     if family == "kl-autoencoder":
         from . import latent
         return latent.quality(model)

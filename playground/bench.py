@@ -210,6 +210,29 @@ def text_to_image_figures() -> dict[str, float]:
     return figures
 
 
+def dalle_figures() -> dict[str, float]:
+    """/dalle: seconds per image of each text-to-image system on the compare tab's 8 prompts (2 images each, everything
+    included), and DALL·E 1's seconds per image token."""
+    from . import checkpoints, dalle, systems
+    lacking = systems.missing(checkpoints.available())
+    load = lambda name: checkpoints.load(name, device=DEVICE)  # noqa: E731
+    parts = systems.load_parts(load)
+    figures = {}
+    for system in systems.SYSTEMS:
+        if lacking[system]:
+            continue
+        began = time.perf_counter()
+        made = systems.images(parts, system, list(systems.PROMPTS), per_prompt=2)
+        figures[f"{system}: seconds per image (8 prompts × 2)"] = (time.perf_counter() - began) / len(made)
+    if not lacking["DALL·E 1"]:
+        m = parts["dalle-scenes"]
+        began = time.perf_counter()
+        dalle.sample(m.model, list(systems.PROMPTS) * 2)
+        figures["DALL·E 1: milliseconds per image token (16 images at once)"] = \
+            1000 * (time.perf_counter() - began) / m.spec.image_length
+    return figures
+
+
 def startup_figures() -> dict[str, float]:
     """A fresh `python app.py`: seconds until `/` answers; then, once its warm-up has loaded the models, each page's first visit."""
     import urllib.request
@@ -230,6 +253,6 @@ def run() -> None:
     torch.set_num_threads(cpu_budget()[2])  # as the app runs them (see devices.cpu_budget)
     print(f"machine: {machine()}")
     for group in (startup_figures, forward_figures, sampling_figures, guidance_figures, gan_figures, vq_figures,
-                  text_to_image_figures, training_figures):
+                  text_to_image_figures, dalle_figures, training_figures):
         for name, value in group().items():
             print(f"{name:62s} {value:10.2f}", flush=True)

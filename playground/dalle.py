@@ -227,9 +227,11 @@ def fill_steps(m, tokenizer, prompt: str, temperature: float = 1.0, top_k: int =
                "attention": step["attention"][0]}
 
 
-def attention_groups(model: Dalle, prompt: str, attention: torch.Tensor) -> tuple[list[str], torch.Tensor]:
-    """Each image token's attention (grid², L + 1) gathered by what it fell on: each word of the prompt, its
-    `<eot>`, the padding after it, and the earlier image tokens. Returns (labels, shares (grid², groups))."""
+def attention_groups(model: Dalle, prompt: str, attention) -> tuple[list[str], torch.Tensor]:
+    """Each image token's attention (grid², L + 1), or the list of each step's (L + 1,), gathered by what it fell
+    on: each word of the prompt, its `<eot>`, the padding after it, and the earlier image tokens. Returns (labels,
+    shares (grid², groups))."""
+    attention = torch.stack(list(attention)) if not isinstance(attention, torch.Tensor) else attention
     ids = prompt_ids(model, prompt)[0].cpu()
     itos = model.spec.tokenizer.itos
     n_words = int((ids != 0).sum()) - 1  # positions before <eot>
@@ -285,25 +287,6 @@ def rerank(m, tokenizer, clip_m, prompt: str, n: int, seed: int = 0, **kw) -> di
     return {"images": images[order], "scores": scores[order], "order": order}
 
 
-def rerank_gain(m, tokenizer, clip_m, prompts: list[str], ns=(1, 2, 4, 8, 16, 32, 64), seed: int = 0) -> dict:
-    """What reranking buys: for each prompt draw max(ns) candidates once, and judge each by scene truth. For each
-    N the top-1 by CLIPScore among the first N is judged, next to a random candidate (the mean over all draws,
-    which is what N = 1 gives in expectation). Returns {n: [...], top1: [...], random: float, per_prompt: ...}."""
-    from .clip import clip_score
-    from .text_to_image import judge, prompt_facts
-    top = max(ns)
-    right, scores = [], []
-    for i, prompt in enumerate(prompts):
-        images = candidates(m, tokenizer, prompt, top, seed + i)
-        facts = prompt_facts(prompt)
-        right.append([judge(x, facts)["shape_colour"] for x in images])
-        scores.append(clip_score(clip_m.model, images, [prompt] * top))
-    right, scores = np.array(right, dtype=float), torch.stack(scores).numpy()
-    top1 = [float(np.mean([right[p, scores[p, :k].argmax()] for p in range(len(prompts))])) for k in ns]
-    return {"n": list(ns), "top1": top1, "random": float(right.mean()), "prompts": len(prompts),
-            "measure": "share of prompts whose image has the asked shape and colour, by data.scene_truth"}
-
-
 def sparse_masks(text_length: int = 16, grid: int = 8, window: int = 3) -> dict[str, np.ndarray]:
     """The attention masks of DALL·E's sparse transformer, as (L, L) booleans (row: the query, column: the key;
     True: may attend), for a prompt of `text_length` tokens and a grid×grid image. Every mask lets text attend
@@ -323,33 +306,3 @@ def sparse_masks(text_length: int = 16, grid: int = 8, window: int = 3) -> dict[
         mask[text_length:, text_length:] &= allowed
         out[name] = mask
     return out
-
-
-def card_metrics(model: Dalle, spec: DalleSpec, n: int = 128) -> dict:
-    """Test NLL of the image tokens; one sample per prompt judged by scene truth (single objects, held-out pairs,
-    two objects with binding); and what CLIP reranking buys as N grows (32 prompts)."""
-    from . import checkpoints, text_to_image as t2i
-    from .data import load_scenes
-    from .models import Loaded
-    m = Loaded("measured", model.eval(), spec)
-    tokenizer, clip_m = checkpoints.load(spec.vq, device="cpu"), checkpoints.load("clip-scenes", device="cpu")
-    test = load_scenes("test", 1000, seed=0)
-    grids = rearrange(vq.tokens(tokenizer.model, test.x), "b h w -> b (h w)")
-    ids = spec.tokenizer.ids([c[0] for c in test.all_captions])
-    with torch.no_grad():
-        nll = float(np.mean([F.cross_entropy(rearrange(model(i, g)[1], "b l k -> b k l"), g).item()
-                             for i, g in zip(ids.split(250), grids.split(250))]))
-
-    def images(prompts):
-        return images_for(m, tokenizer, prompts)
-
-    singles, pairs = t2i.single_object_prompts(n), t2i.two_object_prompts(n // 2)
-    return {"test_image_nll_nats_per_token": nll, "test_bits_per_image": nll * spec.image_length / math.log(2),
-            "uniform_bits_per_image": spec.image_length * math.log2(spec.codebook_size),
-            "single_object": t2i.accuracy_of(images(singles), singles, clip_m.model),
-            "held_out_pairs": t2i.accuracy_of(images(held := t2i.held_out_prompts(n // 2)), held, clip_m.model),
-            "two_objects": {**t2i.accuracy_of(made := images(pairs), pairs, clip_m.model),
-                            "binding": t2i.binding(made, pairs)},
-            "rerank": rerank_gain(m, tokenizer, clip_m, t2i.single_object_prompts(32, seed=1)),
-            "note": "temperature 1, all tokens (no top-k), one sample per prompt unless reranked; judged by "
-                    "data.scene_truth; clip_score is CLIPScore by clip-scenes (0 to 2.5)"}

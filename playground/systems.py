@@ -7,13 +7,17 @@ its prior) and latent diffusion, on the same prompts, measured the same way.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+from einops import rearrange
 
-from . import dalle, text_to_image as t2i, unclip
+from . import dalle, text_to_image as t2i, unclip, vq
 
 SYSTEMS = ("DALL·E 1", "DALL·E 1 + rerank", "DALL·E 2", "DALL·E 2 without prior", "latent diffusion")
 NEEDS = {"DALL·E 1": ("dalle-scenes", "vq-scenes", "clip-scenes"),
@@ -128,3 +132,122 @@ def table(results: list[dict]) -> str:
 def summary(results: list[dict]) -> dict:
     """The figures without the images (for a card, a benchmark or the README)."""
     return {r["system"]: r["measured"] for r in results}
+
+
+# ---- what each part's checkpoint card records ---------------------------------------------------------------
+
+def rerank_gain(m, tokenizer, clip_m, prompts: list[str], ns=(1, 2, 4, 8, 16, 32, 64), seed: int = 0) -> dict:
+    """What reranking buys: for each prompt draw max(ns) candidates once, and judge each by scene truth. For each
+    N the top-1 by CLIPScore among the first N is judged, next to a random candidate (the mean over all draws,
+    which is what N = 1 gives in expectation). Returns {n: [...], top1: [...], random: float, per_prompt: ...}."""
+    from .clip import clip_score
+    top = max(ns)
+    right, scores = [], []
+    for i, prompt in enumerate(prompts):
+        images = dalle.candidates(m, tokenizer, prompt, top, seed + i)
+        facts = t2i.prompt_facts(prompt)
+        right.append([t2i.judge(x, facts)["shape_colour"] for x in images])
+        scores.append(clip_score(clip_m.model, images, [prompt] * top))
+    right, scores = np.array(right, dtype=float), torch.stack(scores).numpy()
+    top1 = [float(np.mean([right[p, scores[p, :k].argmax()] for p in range(len(prompts))])) for k in ns]
+    return {"n": list(ns), "top1": top1, "random": float(right.mean()), "prompts": len(prompts),
+            "measure": "share of prompts whose image has the asked shape and colour, by data.scene_truth"}
+
+
+def dalle_card_metrics(model, spec, n: int = 128) -> dict:
+    """Test NLL of the image tokens; one sample per prompt judged by scene truth (single objects, held-out pairs,
+    two objects with binding); and what CLIP reranking buys as N grows (32 prompts)."""
+    from . import checkpoints
+    from .data import load_scenes
+    from .models import Loaded
+    m = Loaded("measured", model.eval(), spec)
+    tokenizer, clip_m = checkpoints.load(spec.vq, device="cpu"), checkpoints.load("clip-scenes", device="cpu")
+    test = load_scenes("test", 1000, seed=0)
+    grids = rearrange(vq.tokens(tokenizer.model, test.x), "b h w -> b (h w)")
+    ids = spec.tokenizer.ids([c[0] for c in test.all_captions])
+    with torch.no_grad():
+        nll = float(np.mean([F.cross_entropy(rearrange(model(i, g)[1], "b l k -> b k l"), g).item()
+                             for i, g in zip(ids.split(250), grids.split(250))]))
+
+    def images(prompts):
+        return dalle.images_for(m, tokenizer, prompts)
+
+    singles, pairs = t2i.single_object_prompts(n), t2i.two_object_prompts(n // 2)
+    return {"test_image_nll_nats_per_token": nll, "test_bits_per_image": nll * spec.image_length / math.log(2),
+            "uniform_bits_per_image": spec.image_length * math.log2(spec.codebook_size),
+            "single_object": t2i.accuracy_of(images(singles), singles, clip_m.model),
+            "held_out_pairs": t2i.accuracy_of(images(held := t2i.held_out_prompts(n // 2)), held, clip_m.model),
+            "two_objects": {**t2i.accuracy_of(made := images(pairs), pairs, clip_m.model),
+                            "binding": t2i.binding(made, pairs)},
+            "rerank": rerank_gain(m, tokenizer, clip_m, t2i.single_object_prompts(32, seed=1)),
+            "note": "temperature 1, all tokens (no top-k), one sample per prompt unless reranked; judged by "
+                    "data.scene_truth; clip_score is CLIPScore by clip-scenes (0 to 2.5)"}
+
+
+
+
+def psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB on the [-1, 1] scale (peak-to-peak 2): 10 log₁₀(4 / MSE)."""
+    return float(10 * torch.log10(4 / ((x - ref) ** 2).mean()))
+
+
+@torch.no_grad()
+def prior_quality(m, clip_m, n: int = 1000, seed: int = 0) -> dict:
+    """cos(ẑ_i, z_i) of the prior's sample against the true image embedding on n test pairs (the most specific
+    caption), next to the baseline ẑ_i = z_t, and to a random other test image's z_i."""
+    from .data import load_scenes
+    test = load_scenes("test", n, seed=seed)
+    z_i = unclip.image_embeddings(clip_m, test.x)
+    z_t = unclip.text_embeddings(clip_m, [c[0] for c in test.all_captions]) if n <= unclip.MAX_IMAGES * 4 else \
+        torch.cat([unclip.text_embeddings(clip_m, [c[0] for c in test.all_captions[k:k + 64]]) for k in range(0, n, 64)])
+    made = torch.cat([unclip.prior_embeddings(m, z_t[k:k + 250], seed + k) for k in range(0, n, 250)])
+    other = z_i.roll(1, 0)
+    return {"cos_prior_to_true_image": float((made * z_i).sum(1).mean()),
+            "cos_text_to_true_image": float((z_t * z_i).sum(1).mean()),
+            "cos_other_image_to_true_image": float((other * z_i).sum(1).mean()),
+            "pairs": n, "sampler": "ddim-50, no guidance"}
+
+
+def _judged(images: torch.Tensor, prompts: list[str], clip_m) -> dict:
+    from .text_to_image import accuracy_of
+    up = F.interpolate(images, size=32, mode="nearest") if images.shape[-1] != 32 else images
+    return accuracy_of(up, prompts, clip_m.model)
+
+
+@torch.no_grad()
+def decoder_quality(m, clip_m, n: int = 128, seed: int = 0) -> dict:
+    """Decode the true image embeddings of n test scenes; judge the 16×16 result (shown at 32×32 by repeating each
+    pixel) against each scene's caption, per guidance scale."""
+    from .data import load_scenes
+    test = load_scenes("test", n, seed=seed)
+    z_i, prompts = unclip.image_embeddings(clip_m, test.x), [c[0] for c in test.all_captions]
+    return {f"from_true_z_i_scale_{w:g}": _judged(unclip.decode(m, z_i, seed, scale=w), prompts, clip_m) for w in (1.0, 3.0)}
+
+
+@torch.no_grad()
+def upsampler_quality(m, clip_m, n: int = 128, seed: int = 0) -> dict:
+    """From the true 16×16 images of n test scenes: PSNR to the true 32×32 (next to bilinear upsampling) and the
+    judged accuracy; and from the decoder's 16×16 images (`unclip-decoder`, if shipped): the judged accuracy."""
+    from . import checkpoints
+    from .data import load_scenes
+    test = load_scenes("test", n, seed=seed)
+    prompts, low = [c[0] for c in test.all_captions], unclip.downsample(test.x)
+    made = unclip.upsample(m, low, seed)
+    bilinear = F.interpolate(low, size=32, mode="bilinear", align_corners=False)
+    out = {"from_true_16": {"psnr_db": psnr(made, test.x), "bilinear_psnr_db": psnr(bilinear, test.x),
+                            **_judged(made, prompts, clip_m)}, "level": unclip.default_level(m)}
+    if "unclip-decoder" in checkpoints.available():
+        decoder = checkpoints.load("unclip-decoder", device=m.device)
+        low = unclip.decode(decoder, unclip.image_embeddings(clip_m, test.x), seed, scale=3.0)
+        out["from_decoder_16"] = {"input": _judged(low, prompts, clip_m), "output": _judged(unclip.upsample(m, low, seed), prompts, clip_m)}
+    return out
+
+
+def unclip_card_metrics(model, spec) -> dict:
+    from . import checkpoints
+    from .models import Loaded
+    m = Loaded("measured", model.eval(), spec, {"family": "unclip"})
+    clip_m = checkpoints.load(spec.clip_from, device="cpu")
+    figures = {"prior": prior_quality, "decoder": decoder_quality, "upsampler": upsampler_quality}[spec.stage](m, clip_m)
+    return {**figures, "note": "judged by data.scene_truth against each scene's most specific caption; clip_score is "
+                               "CLIPScore by clip-scenes (0 to 2.5)"}

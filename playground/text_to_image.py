@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from .clip.text import check_text
 from .data import COLOURS, HELD_OUT, SHAPE_CLASSES, SIZES, Scene, SceneObject, scene_truth
 from .data.shapes import COLS, ROWS
-from .diffusion.samplers import SAMPLERS, ClassifierFree, Step, denoise_steps
+from .diffusion.samplers import SAMPLERS, ClassifierFree, DynamicThreshold, Step, denoise_steps
 from .data.truth import objects_with_masks
 from .guidance import check_scales as guidance_scales
 
@@ -188,19 +188,34 @@ def check_mask(mask) -> torch.Tensor:
 # ---- generation --------------------------------------------------------------------------------------------
 
 
+CLIPPINGS = ("static", "dynamic")
+
+
+def clipping(m, mode: str = "static"):
+    """How the sampler clips x̂₀: "static" — to the data's range (pixels [−1, 1], latents [−B, B]: `spec.clip_x0`);
+    "dynamic" — Imagen's dynamic thresholding at p = 0.995 within that range (`DynamicThreshold`)."""
+    if mode not in CLIPPINGS:
+        raise ValueError(f"clipping must be one of {CLIPPINGS}, got {mode!r}")
+    if mode == "static":
+        return m.spec.clip_x0
+    return DynamicThreshold(0.995, bound=m.spec.latent_bound if m.spec.latent else 1.0)
+
+
 def generate_steps(m, prompt: str, negative: str = "", scale: float = 3.0, steps: int | None = 50,
                    sampler: str = "ddim", seed: int = 0, n: int = 4, eta: float = 0.0,
-                   x_T: torch.Tensor | None = None, start: int | None = None, inpaint=None) -> Iterator[Step]:
+                   x_T: torch.Tensor | None = None, start: int | None = None, inpaint=None,
+                   clip: str = "static") -> Iterator[Step]:
     """Sample n images for a prompt, one `Step` per reverse step (x_t, ε̂ and x̂_0 in the model's space: latents
     for a latent model; decode with `m.model.decode`). Classifier-free guidance uses the negative prompt as
-    its unconditional input:  ε̃ = ε(neg) + w (ε(prompt) − ε(neg))  (the empty prompt when it is blank)."""
+    its unconditional input:  ε̃ = ε(neg) + w (ε(prompt) − ε(neg))  (the empty prompt when it is blank).
+    clip: "static" or "dynamic" (see `clipping`)."""
     scale, steps, sampler, seed, n = check_settings(m, scale, steps, sampler, seed, n, eta)
     ids = prompt_ids(m, prompt).repeat(n, 1)
     guidance = ClassifierFree(scale, null=negative_ids(m, negative, n))
     x_T = m.noise(n, seed) if x_T is None else x_T
     generator = torch.Generator().manual_seed(seed + 1)
     return denoise_steps(m.model, m.schedule, x_T, sampler, steps, eta, ids, guidance, generator,
-                         clip_x0=m.spec.clip_x0, start=start, inpaint=inpaint)
+                         clip_x0=clipping(m, clip), start=start, inpaint=inpaint)
 
 
 def generate(m, prompt: str, **kw) -> torch.Tensor:
@@ -291,15 +306,30 @@ def measure(images: torch.Tensor, prompt: str, clip_model=None) -> dict:
 
 
 def scale_grid_steps(m, prompt: str, scales, seeds: int = 4, steps: int = 50, negative: str = "",
-                     first_seed: int = 0) -> Iterator[tuple[int, torch.Tensor]]:
+                     first_seed: int = 0, clip: str = "static") -> Iterator[tuple[int, torch.Tensor]]:
     """A fixed-seed grid: for each scale (a row), the same `seeds` starting noises. Yields (row, images of that
-    row (seeds, 3, 32, 32)) as each row is done."""
+    row (seeds, 3, 32, 32)) as each row is done. clip: "static" or "dynamic" (see `clipping`)."""
     scales = check_scales(scales)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds * len(scales) <= MAX_GRID_CELLS:
         raise ValueError(f"a grid holds at most {MAX_GRID_CELLS} pictures (scales × seeds)")
     x_T = torch.cat([m.noise(1, first_seed + k) for k in range(seeds)])
     for row, w in enumerate(scales):
-        yield row, generate(m, prompt, negative=negative, scale=w, steps=steps, seed=first_seed, n=seeds, x_T=x_T)
+        yield row, generate(m, prompt, negative=negative, scale=w, steps=steps, seed=first_seed, n=seeds, x_T=x_T,
+                            clip=clip)
+
+
+def clipping_effect(m, prompts: list[str], scales=(3.0, 8.0, 15.0), steps: int = 50, seed: int = 0,
+                    clip_model=None) -> dict:
+    """Static clipping against dynamic thresholding as guidance grows: for each scale and each mode, one image per
+    prompt (the same noises), judged as `accuracy_of` does. {mode: {w: figures}}."""
+    out = {}
+    for mode in CLIPPINGS:
+        out[mode] = {}
+        for w in scales:
+            made = torch.cat([generate(m, p, scale=w, steps=steps, seed=seed + k, n=1, clip=mode)
+                              for k, p in enumerate(prompts)])
+            out[mode][f"{w:g}"] = accuracy_of(made, prompts, clip_model)
+    return out
 
 
 def negative_effect(m, prompt: str, negative: str, n: int = 8, scale: float = 3.0, steps: int = 50,

@@ -28,7 +28,6 @@ import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -384,78 +383,3 @@ def images_for(clip_m, prior, decoder, upsampler, prompts: list[str], seed: int 
         z_i = prior_embeddings(prior, z_t, seed + k) if use_prior else z_t
         out.append(upsample(upsampler, decode(decoder, z_i, seed + k, scale=scale), seed + k))
     return torch.cat(out)
-
-
-# ---- what each stage's card records -------------------------------------------------------------------------
-
-
-def psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio in dB on the [-1, 1] scale (peak-to-peak 2): 10 log₁₀(4 / MSE)."""
-    return float(10 * torch.log10(4 / ((x - ref) ** 2).mean()))
-
-
-@torch.no_grad()
-def prior_quality(m, clip_m, n: int = 1000, seed: int = 0) -> dict:
-    """cos(ẑ_i, z_i) of the prior's sample against the true image embedding on n test pairs (the most specific
-    caption), next to the baseline ẑ_i = z_t, and to a random other test image's z_i."""
-    from .data import load_scenes
-    test = load_scenes("test", n, seed=seed)
-    z_i = image_embeddings(clip_m, test.x)
-    z_t = text_embeddings(clip_m, [c[0] for c in test.all_captions]) if n <= MAX_IMAGES * 4 else \
-        torch.cat([text_embeddings(clip_m, [c[0] for c in test.all_captions[k:k + 64]]) for k in range(0, n, 64)])
-    made = torch.cat([prior_embeddings(m, z_t[k:k + 250], seed + k) for k in range(0, n, 250)])
-    other = z_i.roll(1, 0)
-    return {"cos_prior_to_true_image": float((made * z_i).sum(1).mean()),
-            "cos_text_to_true_image": float((z_t * z_i).sum(1).mean()),
-            "cos_other_image_to_true_image": float((other * z_i).sum(1).mean()),
-            "pairs": n, "sampler": "ddim-50, no guidance"}
-
-
-def _judged(images: torch.Tensor, prompts: list[str], clip_m) -> dict:
-    from .text_to_image import accuracy_of
-    up = F.interpolate(images, size=32, mode="nearest") if images.shape[-1] != 32 else images
-    return accuracy_of(up, prompts, clip_m.model)
-
-
-@torch.no_grad()
-def decoder_quality(m, clip_m, n: int = 128, seed: int = 0) -> dict:
-    """Decode the true image embeddings of n test scenes; judge the 16×16 result (shown at 32×32 by repeating each
-    pixel) against each scene's caption, per guidance scale."""
-    from .data import load_scenes
-    test = load_scenes("test", n, seed=seed)
-    z_i, prompts = image_embeddings(clip_m, test.x), [c[0] for c in test.all_captions]
-    return {f"from_true_z_i_scale_{w:g}": _judged(decode(m, z_i, seed, scale=w), prompts, clip_m) for w in (1.0, 3.0)}
-
-
-@torch.no_grad()
-def upsampler_quality(m, clip_m, n: int = 128, seed: int = 0) -> dict:
-    """From the true 16×16 images of n test scenes: PSNR to the true 32×32 (next to bilinear upsampling) and the
-    judged accuracy; and from the decoder's 16×16 images (`unclip-decoder`, if shipped): the judged accuracy."""
-    from . import checkpoints
-    from .data import load_scenes
-    test = load_scenes("test", n, seed=seed)
-    prompts, low = [c[0] for c in test.all_captions], downsample(test.x)
-    made = upsample(m, low, seed)
-    bilinear = F.interpolate(low, size=32, mode="bilinear", align_corners=False)
-    out = {"from_true_16": {"psnr_db": psnr(made, test.x), "bilinear_psnr_db": psnr(bilinear, test.x),
-                            **_judged(made, prompts, clip_m)}, "level": default_level(m)}
-    if "unclip-decoder" in checkpoints.available():
-        decoder = checkpoints.load("unclip-decoder", device=m.device)
-        low = decode(decoder, image_embeddings(clip_m, test.x), seed, scale=3.0)
-        out["from_decoder_16"] = {"input": _judged(low, prompts, clip_m), "output": _judged(upsample(m, low, seed), prompts, clip_m)}
-    return out
-
-
-def card_metrics(model, spec: UnCLIPSpec) -> dict:
-    from . import checkpoints
-    from .models import Loaded
-    m = Loaded("measured", model.eval(), spec, {"family": "unclip"})
-    clip_m = checkpoints.load(spec.clip_from, device="cpu")
-    figures = {"prior": prior_quality, "decoder": decoder_quality, "upsampler": upsampler_quality}[spec.stage](m, clip_m)
-    return {**figures, "note": "judged by data.scene_truth against each scene's most specific caption; clip_score is "
-                               "CLIPScore by clip-scenes (0 to 2.5)"}
-
-
-def cosine_table(z: torch.Tensor) -> np.ndarray:
-    """Pairwise cosine similarities of unit vectors (N, d) as an (N, N) array."""
-    return (z @ z.T).numpy()

@@ -17,6 +17,25 @@ CHROMIUM = shutil.which("chromium")
 PROMPT = "a large red circle in the centre"
 
 
+def test_tokens_shows_a_scene_as_its_token_map():
+    grid, pictures, text = dalle1.tokens("test scene", 3, None, True)
+    assert grid.count("<td") == 64 and "64 × log₂512 = 576 bits" in text and pictures.ndim == 3
+    with pytest.raises(gr.Error, match="upload"):
+        dalle1.tokens("upload", 0, None, True)
+
+
+def test_an_upload_of_any_kind_is_tokenized_or_refused(tmp_path):
+    from PIL import Image
+    path = tmp_path / "drawing.png"
+    Image.new("RGBA", (300, 120), (255, 255, 255, 255)).save(path)
+    grid, _, text = dalle1.tokens("upload", 0, str(path), True)
+    assert grid.count("<td") == 64 and "your upload" in text
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    with pytest.raises(gr.Error, match="Try another file"):
+        dalle1.tokens("upload", 0, str(bad), True)
+
+
 def test_write_streams_64_tokens_then_shows_where_they_looked():
     updates = list(dalle1.write(PROMPT, 1.0, 0, 0, 1000, []))
     assert len(updates) == 65

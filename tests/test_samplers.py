@@ -313,6 +313,18 @@ def test_bad_clip_x0(clip_x0):
         list(denoise_steps(scaled_model, make_schedule("linear", 4), torch.randn(2, 2), "ddpm", clip_x0=clip_x0))
 
 
+def test_dynamic_threshold_within_a_latent_range_b():
+    """With a range [−B, B] (a latent space's), s = max(B, quantile); values clip to ±s and scale by B/s: the same
+    as thresholding x̂_0 / B on [−1, 1] and multiplying back by B."""
+    big = torch.linspace(0.04, 4, 100) * torch.tensor([1.0, -1.0]).repeat(50)
+    x0 = torch.stack([big * 4.5, torch.linspace(-4, 4, 100)])
+    out = _clip(x0, DynamicThreshold(0.5, bound=4.5))
+    torch.testing.assert_close(out, _clip(x0 / 4.5, DynamicThreshold(0.5)) * 4.5)
+    assert torch.equal(out[1], x0[1])  # within ±B: untouched
+    with pytest.raises(ValueError, match="bound"):
+        DynamicThreshold(0.9, bound=0)
+
+
 @pytest.mark.parametrize("p", [0, 1.5, -0.1, float("nan"), True, "0.9"])
 def test_bad_dynamic_percentile(p):
     with pytest.raises(ValueError, match="percentile"):

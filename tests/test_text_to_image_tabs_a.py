@@ -146,6 +146,19 @@ def test_the_grid_streams_rows_and_measures_each_scale(on_tiny, monkeypatch):
     assert "w = 1: 50% shape + colour, 25% exactly right, CLIP 1.10" in last.info
 
 
+def test_the_grid_thresholds_dynamically_when_asked(on_tiny, monkeypatch):
+    from playground import text_to_image as t2i
+    from playground.diffusion.samplers import DynamicThreshold
+    seen = []
+    real = t2i.clipping
+    monkeypatch.setattr(t2i, "clipping", lambda m, mode="static": seen.append(mode) or real(m, mode))
+    last = list(guidance.scale_grid(None, "a red circle", "", "8", 1, 2, "dynamic"))[-1]
+    assert seen == ["dynamic"] and "dynamically thresholded" in last.info
+    assert real(on_tiny, "dynamic") == DynamicThreshold(0.995, bound=on_tiny.spec.clip_x0 if on_tiny.spec.latent else 1.0)
+    with pytest.raises(gr.Error, match="clipping"):
+        list(guidance.scale_grid(None, "a red circle", "", "8", 1, 2, "sometimes"))
+
+
 def test_the_grid_says_when_the_card_has_no_figures(on_tiny, monkeypatch):
     monkeypatch.setattr(on_tiny, "card", {})
     monkeypatch.setattr(guidance, "clip_model", lambda: None)

@@ -10,11 +10,13 @@ from typing import Any, NamedTuple
 import gradio as gr
 import torch
 
-from playground import dalle, viz
+from playground import dalle, viz, vq
+from playground.data.truth import scene_truth
 from playground.text_to_image import describe, judge, prompt_facts
 from playground.viz import dalle as dalle_viz
 from playground.viz import vq as vq_viz
 
+from ..clip.shared import pick_scene, scene_picker
 from ..common import CHEAP, EXPENSIVE, check_float, check_int, check_seed, session_state, shipped, user_errors
 from .shared import DEFAULT_PROMPT, blank_code, card, check_prompt, token_colours
 
@@ -80,8 +82,7 @@ def _settings(prompt, temperature, top_k, seed):
 
 def _attention_view(prompt: str, frames: list) -> tuple[Any, str]:
     m = shipped("dalle-scenes")
-    shares = torch.stack([f["attention"] for f in frames])  # (64, L + 1)
-    labels, groups = dalle.attention_groups(m.model, prompt, shares)
+    labels, groups = dalle.attention_groups(m.model, prompt, [f["attention"] for f in frames])
     picture = dalle_viz.word_attention(frames[-1]["image"], labels, groups, m.spec.grid)
     verdict = judge(frames[-1]["image"], prompt_facts(prompt))
     mean = groups.mean(0)
@@ -90,6 +91,24 @@ def _attention_view(prompt: str, frames: list) -> tuple[Any, str]:
             "paid attention to that word when it was drawn (mean over the 4 layers and 4 heads); the percentage is "
             "the mean share over the 64 tokens: " + ", ".join(f"“{w}” {s:.0%}" for w, s in zip(labels, mean)) + ".")
     return picture, text
+
+
+@user_errors
+def tokens(source, index, upload, light):
+    """A scene (or an upload) as vq-scenes' 8×8 token map, with the image and its decode through the tokens."""
+    image, what, _ = pick_scene(source, index, upload, light)
+    tok = shipped("vq-scenes")
+    grid = vq.tokens(tok.model, image[None].to(tok.device))[0].cpu()
+    decoded = vq.decode_tokens(tok.model, grid[None].to(tok.device))[0].clamp(-1, 1).cpu()
+    k, g = tok.spec.codebook_size, tok.spec.grid
+    before, after = describe(scene_truth(image)), describe(scene_truth(decoded))
+    text = (f"{what}. **{g}×{g} = {g * g} tokens** of a codebook of K = {k}: {g * g} × log₂{k} = "
+            f"{g * g * math.log2(k):.0f} bits, against 32 × 32 × 3 × 8 = 24,576 for the raw image. Each cell shows its "
+            "code's index, coloured by the colour its decoder paints. Scene truth reads the input as "
+            f"**{before}** and the decode as **{after}**{' — the same' if before == after else ''}. DALL·E 1's "
+            "transformer writes exactly such grids, one cell at a time.")
+    pictures = dalle_viz.path_strip([image, decoded], ["input", "decoded from the tokens"], side=160)
+    return viz.token_map_html(grid.numpy(), token_colours(), cell=34), pictures, text
 
 
 @user_errors
@@ -152,6 +171,17 @@ def build(page: gr.Blocks) -> None:
     frames = session_state([])
     gr.Markdown(EXPLAIN)
     with gr.Tabs():
+        with gr.Tab("Tokens", id="tokens"):
+            source, index, upload, light = scene_picker("d1-tok")
+            t_button = gr.Button("Tokenize", variant="primary", elem_id="d1-tok-run")
+            with gr.Row(equal_height=False):
+                t_grid = gr.HTML(elem_id="d1-tok-grid")
+                t_pictures = gr.Image(show_label=False, interactive=False, elem_id="d1-tok-pictures", height=200)
+            t_info = gr.Markdown(elem_id="d1-tok-info")
+            t_button.click(tokens, [source, index, upload, light], [t_grid, t_pictures, t_info],
+                           api_name="dalle1_tokens", **CHEAP)
+            page.load(tokens, [source, index, upload, light], [t_grid, t_pictures, t_info], api_visibility="private",
+                      **CHEAP)
         with gr.Tab("Write an image", id="write"):
             with gr.Row():
                 prompt = gr.Textbox(DEFAULT_PROMPT, label="Prompt", elem_id="d1-prompt", scale=3, max_lines=1)

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 import torch
 
-from playground import unclip
+from playground import systems, unclip
 from playground.text_to_image import accuracy_of, describe, judge, prompt_facts
 from playground.data.truth import scene_truth
 from playground.viz import dalle as dalle_viz
@@ -65,7 +65,7 @@ def pipeline(prompt, use_prior, scale, steps, n, seed):
     z_t = unclip.text_embeddings(clip_m, [prompt])
     z_i = unclip.prior_embeddings(prior, z_t.expand(n, -1), seed) if use_prior else z_t.expand(n, -1)
     times["prior"] = time.perf_counter() - began
-    tiles = dalle_viz.embedding_tiles(torch.cat([z_t, z_i]), side=56)
+    tiles = dalle_viz.embedding_tiles([z_t, z_i], side=56)
     ready, began, step = throttle(UPDATE_EVERY_S), time.perf_counter(), None
     for i, step in enumerate(unclip.decode_steps(decoder, z_i, seed, steps, scale), 1):
         if ready(force=i == steps):
@@ -104,7 +104,7 @@ def measure_prior(n, seed):
     n, seed = check_int(n, "test pairs", 16, 500), check_seed(seed)
     clip_m, prior = _parts(("clip-scenes", "unclip-prior"))
     began = time.perf_counter()
-    f = unclip.prior_quality(prior, clip_m, n=n, seed=seed)
+    f = systems.prior_quality(prior, clip_m, n=n, seed=seed)
     return (f"On {n} test pairs (seed {seed}, {time.perf_counter() - began:.1f} s): cos(ẑ_i, z_i) with the prior "
             f"**{f['cos_prior_to_true_image']:.3f}**, with z_t as ẑ_i (no prior) **{f['cos_text_to_true_image']:.3f}**,"
             f" a random other image {f['cos_other_image_to_true_image']:.3f}.")
@@ -140,7 +140,7 @@ def interpolate(index_a, index_b, k, scale, seed):
     clip_m, _, decoder, upsampler = _parts()
     out = unclip.interpolation(clip_m, decoder, upsampler, a, b, k, seed, scale)
     captions = [f"s={s:.2f} cos A {c:.2f}" for s, c in zip(out["fractions"], out["cos_to_a"])]
-    picture = dalle_viz.path_strip(torch.cat([a[None], out["images"], b[None]]), ["A"] + captions + ["B"], side=88)
+    picture = dalle_viz.path_strip([a, *out["images"], b], ["A"] + captions + ["B"], side=88)
     reads = [describe(scene_truth(x)) for x in out["images"]]
     text = (f"A = {what_a}; B = {what_b}. Along the path ẑ(s) = slerp(z_A, z_B, s), every embedding of unit length; "
             "each image starts from the same noise, so only the embedding changes. Read back: "

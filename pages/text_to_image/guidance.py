@@ -15,7 +15,7 @@ import pandas as pd
 from playground import text_to_image as t2i
 from playground.viz import labelled_grid, text_to_image as t2i_viz
 
-from ..common import CHEAP, EXPENSIVE, check_cost, check_int, quoted, throttle, user_errors
+from ..common import CHEAP, EXPENSIVE, check_choice, check_cost, check_int, quoted, throttle, user_errors
 from .shared import check_negative, check_prompt, clip_model, get_model, model_menu
 
 DEFAULT_SCALES = "0, 1, 3, 5, 8"
@@ -24,6 +24,13 @@ MAX_SEEDS = 8
 MAX_TEXT = 200  # characters of the scales box
 UPDATE_EVERY_S = 0.3
 COLUMNS = ["w", "images", "shape & colour", "exactly right", "CLIP score"]
+CLIP_WORDS = {"static": "clipped to the data's range", "dynamic": "dynamically thresholded (Imagen, p = 0.995)"}
+CLIP_CHOICES = [("static: clip x̂₀ to the data's range", "static"), ("dynamic thresholding (Imagen)", "dynamic")]
+CLIP_NOTE = ("<small>At each step the sampler bounds its guess x̂₀. *Static*: clip it to the data's range ([−1, 1] "
+             "for pixels; for latents ±B, the range holding 99.9% of the first stage's scaled latents). *Dynamic* "
+             "(Saharia et al. 2022, Imagen, §2.3): s = max(B, the 99.5th percentile of |x̂₀|) per image, clip to ±s, "
+             "then scale by B/s — at high w, where x̂₀ overshoots, it shrinks the whole guess instead of flattening "
+             "every value beyond the range. Compare the rows at w = 8 and above both ways.</small>")
 
 
 class GridUpdate(NamedTuple):
@@ -103,19 +110,20 @@ def show_card(model) -> tuple:
 
 
 @user_errors
-def scale_grid(model, prompt, negative, scales_text, seeds, steps):
+def scale_grid(model, prompt, negative, scales_text, seeds, steps, clip="static"):
     """The grid streamed row by row (rows: scales, columns: seeds sharing x_T), each row judged as it is done."""
     handle = get_model(model)
     prompt, negative = check_prompt(handle, prompt), check_negative(handle, negative)
     scales = parse_scales(scales_text)
     seeds = check_int(seeds, "seeds", 1, MAX_SEEDS)
     steps = check_int(steps, "DDIM steps", 1, min(t2i.MAX_STEPS, handle.schedule.num_steps))
+    clip = check_choice(clip, "x̂₀ clipping", t2i.CLIPPINGS)
     check_cost(len(scales) * seeds, 2 * steps, "image", "This grid")
     card, card_text = card_figures(handle)
     scorer = clip_model()
     ready, began = throttle(UPDATE_EVERY_S), time.perf_counter()
     rows, measured = [], []
-    for row, images in t2i.scale_grid_steps(handle, prompt, scales, seeds, steps, negative):
+    for row, images in t2i.scale_grid_steps(handle, prompt, scales, seeds, steps, negative, clip=clip):
         rows.append(images)
         measured.append(t2i.measure(images, prompt, scorer))
         if ready(force=row == len(scales) - 1):
@@ -127,7 +135,7 @@ def scale_grid(model, prompt, negative, scales_text, seeds, steps):
     best = max(range(len(scales)), key=lambda k: (measured[k]["shape_colour"], measured[k]["correct"]))
     uncond = f"ε(“{negative}”)" if negative else "ε(∅)"
     text = (f"**“{prompt}”: {len(scales)} scales × {seeds} seed{'s' if seeds > 1 else ''} in {seconds:.1f} s** "
-            f"({steps} DDIM steps). Each column starts from the same noise x_T, so down a column only w changes. "
+            f"({steps} DDIM steps, x̂₀ {CLIP_WORDS[clip]}). Each column starts from the same noise x_T, so down a column only w changes. "
             f"ε̃ = {uncond} + w (ε(prompt) − {uncond}): w = 0 samples {uncond} alone, w = 1 the prompt alone, w > 1 "
             f"pushes past the prompt, away from {uncond}. Here the most images show the prompt's shape and colour at "
             f"**w = {scales[best]:g}** ({measured[best]['shape_colour']:.0%} of {seeds}; judged by scene truth). "
@@ -150,8 +158,10 @@ def build(page: gr.Blocks) -> None:
         seeds = gr.Slider(1, MAX_SEEDS, value=6, step=1, label="Seeds (columns: the same x_T down each)",
                           elem_id="t2i-gd-seeds", scale=2)
         steps = gr.Slider(1, 200, value=50, step=1, label="DDIM steps", elem_id="t2i-gd-steps", scale=2)
+        clip = gr.Radio(CLIP_CHOICES, value="static", label="x̂₀ clipping", elem_id="t2i-gd-clip", scale=2)
         button = gr.Button("Sample the grid", variant="primary", elem_id="t2i-gd-run", scale=1, min_width=120)
         stop = gr.Button("Stop", elem_id="t2i-gd-stop", scale=1, min_width=80)
+    gr.Markdown(CLIP_NOTE)
     with gr.Row(equal_height=False):
         grid = gr.Image(show_label=False, interactive=False, elem_id="t2i-gd-grid", scale=3, height=340)
         with gr.Column(scale=2):
@@ -162,6 +172,6 @@ def build(page: gr.Blocks) -> None:
     plot = gr.Plot(show_label=False, elem_id="t2i-gd-plot")  # the legend says which is this grid and which the card
     page.load(show_card, [model], [plot, info], api_visibility="private", **CHEAP)
     model.input(show_card, [model], [plot, info], api_visibility="private", **CHEAP)
-    go_ = button.click(scale_grid, [model, prompt, negative, scales, seeds, steps], [grid, figures, plot, info],
+    go_ = button.click(scale_grid, [model, prompt, negative, scales, seeds, steps, clip], [grid, figures, plot, info],
                        api_name="t2i_guidance_grid", **EXPENSIVE)
     stop.click(None, None, None, cancels=[go_], queue=False)

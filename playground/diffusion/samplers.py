@@ -50,11 +50,14 @@ class DynamicThreshold:
     shrinks the whole prediction back instead of saturating the pixels at ±1."""
 
     percentile: float = 0.995  # p in (0, 1]: Imagen uses 0.995 (they call it a percentile of |x̂_0|)
+    bound: float = 1.0  # B: the data's range [−B, B]; 1 for pixels (Imagen), a latent space's measured range for latents
 
     def __post_init__(self):
-        p = self.percentile
+        p, b = self.percentile, self.bound
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not math.isfinite(p) or not 0 < p <= 1:
             raise ValueError(f"the dynamic-thresholding percentile must be a number in (0, 1], e.g. 0.995; got {p!r}")
+        if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or not 0 < b < 100:
+            raise ValueError(f"the dynamic-thresholding bound must be a positive number, got {b!r}")
 
 
 # ---- guidance: turns (model, x_t, t, y) into a guided ε ------------------------------
@@ -262,9 +265,11 @@ def _clip(x0: torch.Tensor, clip_x0) -> torch.Tensor:
     """x̂_0 clipped as `clip_x0` says (never False here)."""
     if isinstance(clip_x0, DynamicThreshold):
         q = torch.quantile(x0.detach().flatten(1).abs().float(), clip_x0.percentile, dim=1)  # (B,) per example
-        s = q.clamp(min=1.0).to(x0.dtype).reshape(-1, *[1] * (x0.dim() - 1))
+        b = clip_x0.bound
+        s = q.clamp(min=b).to(x0.dtype).reshape(-1, *[1] * (x0.dim() - 1))
         # x̂_0 ← clip(x̂_0, −s, s) / s, s = max(1, percentile(|x̂_0|, p))   — Saharia et al. 2022 (Imagen), §2.3
-        return torch.maximum(torch.minimum(x0, s), -s) / s
+        # (for a range [−B, B]: the same on x̂_0 / B, i.e. s = max(B, percentile), clip to ±s, then × B / s)
+        return torch.maximum(torch.minimum(x0, s), -s) * (b / s)
     bound = 1.0 if clip_x0 is True else float(clip_x0)  # True: the data's range [−1, 1]; B: a latent space's range
     return x0.clamp(-bound, bound)
 

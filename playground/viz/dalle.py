@@ -34,10 +34,10 @@ def word_attention(image: torch.Tensor, labels: list[str], shares: torch.Tensor,
     return attention_strip(image, labels, shares.T.reshape(-1, grid, grid), side=112)
 
 
-def embedding_tiles(z: torch.Tensor, side: int = 64) -> np.ndarray:
-    """Embeddings (N, 64) as N 8×8 tiles side by side, each number a cell: red positive, blue negative, white 0
-    (all on one scale, the largest |z|)."""
-    z = z.detach().float().cpu()
+def embedding_tiles(z, side: int = 64) -> np.ndarray:
+    """Embeddings (N, 64), or a list of such batches, as N 8×8 tiles side by side, each number a cell: red
+    positive, blue negative, white 0 (all on one scale, the largest |z|)."""
+    z = (torch.cat(list(z)) if not isinstance(z, torch.Tensor) else z).detach().float().cpu()
     d = int(round(z.shape[1] ** 0.5))
     v = (z / z.abs().max().clamp(min=1e-9)).view(len(z), d, d).numpy()
     red = np.stack([np.ones_like(v), 1 - v.clip(0), 1 - v.clip(0)], -1)
