@@ -142,21 +142,26 @@ def rerank_gain(m, tokenizer, clip_m, prompts: list[str], ns=(1, 2, 4, 8, 16, 32
     which is what N = 1 gives in expectation). Returns {n: [...], top1: [...], random: float, per_prompt: ...}."""
     from .clip import clip_score
     top = max(ns)
-    right, scores = [], []
+    right, exact, scores = [], [], []
     for i, prompt in enumerate(prompts):
         images = dalle.candidates(m, tokenizer, prompt, top, seed + i)
-        facts = t2i.prompt_facts(prompt)
-        right.append([t2i.judge(x, facts)["shape_colour"] for x in images])
+        verdicts = [t2i.judge(x, t2i.prompt_facts(prompt)) for x in images]
+        right.append([v["shape_colour"] for v in verdicts])
+        exact.append([v["correct"] for v in verdicts])
         scores.append(clip_score(clip_m.model, images, [prompt] * top))
-    right, scores = np.array(right, dtype=float), torch.stack(scores).numpy()
-    top1 = [float(np.mean([right[p, scores[p, :k].argmax()] for p in range(len(prompts))])) for k in ns]
-    return {"n": list(ns), "top1": top1, "random": float(right.mean()), "prompts": len(prompts),
-            "measure": "share of prompts whose image has the asked shape and colour, by data.scene_truth"}
+    right, exact, scores = np.array(right, dtype=float), np.array(exact, dtype=float), torch.stack(scores).numpy()
+
+    def best_of(judged):  # the verdict on CLIP's favourite among the first k candidates, averaged over prompts
+        return [float(np.mean([judged[p, scores[p, :k].argmax()] for p in range(len(prompts))])) for k in ns]
+    return {"n": list(ns), "top1": best_of(right), "random": float(right.mean()),
+            "top1_correct": best_of(exact), "random_correct": float(exact.mean()), "prompts": len(prompts),
+            "measure": "share of prompts whose image has the asked shape and colour (top1, random), or everything "
+                       "the prompt names and nothing else (*_correct), by data.scene_truth"}
 
 
 def dalle_card_metrics(model, spec, n: int = 128) -> dict:
     """Test NLL of the image tokens; one sample per prompt judged by scene truth (single objects, held-out pairs,
-    two objects with binding); and what CLIP reranking buys as N grows (32 prompts)."""
+    two objects with binding); and what CLIP reranking buys as N grows (64 prompts)."""
     from . import checkpoints
     from .data import load_scenes
     from .models import Loaded
@@ -179,7 +184,7 @@ def dalle_card_metrics(model, spec, n: int = 128) -> dict:
             "held_out_pairs": t2i.accuracy_of(images(held := t2i.held_out_prompts(n // 2)), held, clip_m.model),
             "two_objects": {**t2i.accuracy_of(made := images(pairs), pairs, clip_m.model),
                             "binding": t2i.binding(made, pairs)},
-            "rerank": rerank_gain(m, tokenizer, clip_m, t2i.single_object_prompts(32, seed=1)),
+            "rerank": rerank_gain(m, tokenizer, clip_m, t2i.single_object_prompts(64, seed=1)),
             "note": "temperature 1, all tokens (no top-k), one sample per prompt unless reranked; judged by "
                     "data.scene_truth; clip_score is CLIPScore by clip-scenes (0 to 2.5)"}
 

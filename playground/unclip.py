@@ -7,7 +7,8 @@ Latents", called unCLIP): three diffusion models around a frozen CLIP (mini-CLIP
 2. The decoder is a diffusion model making a 16×16 image from z_i: z_i is added to the time embedding and
    projected into 4 extra tokens the UNet cross-attends to (§2.1). z_i is dropped (set to 0) for 10 % of the
    training examples, so classifier-free guidance works.
-3. The upsampler makes 32×32 from 16×16: a diffusion model that reads the low-resolution image next to x_t. In
+3. The upsampler makes 32×32 from 16×16: a diffusion model of the residual x − bilinear(low), reading the
+   low-resolution image next to its noisy input. In
    training the low-resolution image is first noised to a random level (Gaussian noise augmentation, unCLIP §2.1
    and Imagen §2.5), so that it learns to cope with the decoder's mistakes; `unclip-upsampler-noaug` is the same
    without it, for the comparison.
@@ -36,7 +37,7 @@ from torch import nn
 from .clip.model import CLIPSpec
 from .data import Dataset, SceneDataset
 from .diffusion.ddpm import EpsModel, simple_loss
-from .diffusion.samplers import ClassifierFree, denoise_steps
+from .diffusion.samplers import ClassifierFree, DynamicThreshold, denoise_steps
 from .diffusion.schedules import make_schedule
 from .nn import UNet, UNetConfig, sinusoidal_embedding
 
@@ -114,7 +115,8 @@ class UnCLIPSpec:
         if self.stage == "prior":  # one caption template per example
             pick = torch.randint(0, y.shape[1], (n,), generator=generator).to(device)
             y = y[torch.arange(n, device=device), pick]
-        if self.stage == "upsampler":
+        if self.stage == "upsampler":  # it diffuses the residual the bilinear upsample misses (see `Upsampler`)
+            x = (x - bilinear(y, x.shape[-1])) * RESIDUAL_SCALE
             levels = torch.rand(n, generator=generator).to(device) * self.augmentation
             y = augment(y, levels, make_schedule(self.schedule, self.num_steps), generator)
         else:
@@ -167,8 +169,13 @@ class EmbeddingDecoder(nn.Module):
 
 
 class Upsampler(nn.Module):
-    """ε̂(x_t, t, low): a UNet reading x_t next to the (noised) low-resolution image, upsampled bilinearly, and a
-    plane holding the noise level it was given. y: `augment`'s (B, 4, h, w)."""
+    """ε̂(r_t, t, low): a UNet reading the noisy residual r_t next to the (noised) low-resolution image, upsampled
+    bilinearly, and a plane holding the noise level it was given. y: `augment`'s (B, 4, h, w).
+
+    It diffuses the residual r = x − bilinear(low), what bilinear upsampling misses (edges), rather than x itself,
+    as SRDiff does (Li et al. 2022), scaled to about unit variance (`RESIDUAL_SCALE`). (Trained on x itself, this
+    model ignored its input at t > 0.9 T, ε error the same with shuffled inputs, and its samples drifted to 9 dB
+    PSNR; on the unscaled residual, std 0.085, to 13 dB.)"""
 
     def __init__(self, spec: UnCLIPSpec):
         super().__init__()
@@ -178,8 +185,7 @@ class Upsampler(nn.Module):
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if y is None:
             raise ValueError("the upsampler needs its low-resolution image: y = unclip.augment(low, level)")
-        up = F.interpolate(y, size=x_t.shape[-2:], mode="bilinear", align_corners=False)
-        return self.unet(torch.cat([x_t, up], 1), t)
+        return self.unet(torch.cat([x_t, bilinear(y, x_t.shape[-1])], 1), t)
 
 
 def augment(low: torch.Tensor, levels, schedule, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -291,13 +297,29 @@ def decode(m, z_i: torch.Tensor, seed: int = 0, steps: int = 50, scale: float = 
     return step.x_t.clamp(-1, 1).cpu()
 
 
+# The residual x − bilinear(low) has std 0.085 on training scenes; diffusion's schedules assume data of about unit
+# variance (at std 0.085 every t is 100× noisier for the model than for images), so it is scaled by 10, as Stable
+# Diffusion scales its latents by 0.18215. Sampling bounds x̂₀ by Imagen's dynamic thresholding within ±2 (about
+# 2.4 std of the scaled residual): on 32 test scenes that gives 30.0 dB PSNR (no augmentation) against 27.1 dB for
+# bilinear upsampling, where static clipping at ±7 (the 99.9th percentile of |r|) drifted to 20.9 dB and at ±1 gave
+# 28.1 dB (x̂₀ at high noise overshoots; the guess must be pulled back without flattening real edges).
+RESIDUAL_SCALE = 10.0
+RESIDUAL_CLIP = DynamicThreshold(0.995, bound=2.0)
+
+
+def bilinear(low: torch.Tensor, side: int) -> torch.Tensor:
+    return F.interpolate(low, size=(side, side), mode="bilinear", align_corners=False)
+
+
 def upsample_steps(m, low: torch.Tensor, seed: int = 0, steps: int = 25, level: float | None = None) -> Iterator:
-    """The upsampler's DDIM steps from 16×16 images. level: the noise level given to the low-res input (default:
-    half the model's training range; 0 for a model trained without augmentation)."""
+    """The upsampler's DDIM steps from 16×16 images, over the scaled residual r · RESIDUAL_SCALE (divide, and add
+    `bilinear(low)`, to see images).
+    level: the noise level given to the low-res input (default: half the model's training range; 0 for a model
+    trained without augmentation)."""
     _stage(m, "upsampler")
     level = default_level(m) if level is None else check_level(level)
     y = augment(low.to(m.device), level, m.schedule, torch.Generator().manual_seed(seed + 1))
-    return _run(m, _noise(m, len(low), seed), y, steps, 1.0, True)
+    return _run(m, _noise(m, len(low), seed), y, steps, 1.0, RESIDUAL_CLIP)
 
 
 def default_level(m) -> float:
@@ -306,10 +328,11 @@ def default_level(m) -> float:
 
 @torch.no_grad()
 def upsample(m, low: torch.Tensor, seed: int = 0, steps: int = 25, level: float | None = None) -> torch.Tensor:
+    """32×32 images (N, 3, 32, 32) on the CPU: bilinear(low) + the sampled residual."""
     step = None
     for step in upsample_steps(m, low, seed, steps, level):
         pass
-    return step.x_t.clamp(-1, 1).cpu()
+    return (bilinear(low.to(m.device), m.sample_shape[-1]) + step.x_t / RESIDUAL_SCALE).clamp(-1, 1).cpu()
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, fractions) -> torch.Tensor:

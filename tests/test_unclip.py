@@ -87,6 +87,22 @@ def test_augment_noises_by_the_forward_process_and_states_the_level():
         unclip.augment(low, 1.0, schedule)
 
 
+def test_the_upsampler_diffuses_what_bilinear_upsampling_misses(monkeypatch):
+    """Its target is the scaled r = (x − bilinear(low)) · 10: an image that is its own low-res input upsampled has
+    r = 0, and a step of 0.1 more becomes 1."""
+    spec = tiny("upsampler", augmentation=0.3)
+    low = torch.rand(4, 3, 16, 16) * 2 - 1
+    x = unclip.bilinear(low, 32)
+    seen = {}
+    monkeypatch.setattr(unclip, "simple_loss", lambda net, schedule, x0, y, g, prediction: seen.update(x0=x0, y=y)
+                        or torch.zeros(()))
+    spec.loss(spec.build(), x, low, torch.Generator().manual_seed(0))
+    assert torch.allclose(seen["x0"], torch.zeros_like(x), atol=1e-5)
+    spec.loss(spec.build(), x + 0.1, low, torch.Generator().manual_seed(0))
+    assert torch.allclose(seen["x0"], torch.ones_like(x), atol=1e-4)
+    assert seen["y"].shape == (4, 4, 16, 16) and (seen["y"][:, 3] < 0.3).all()  # the noise level, below 0.3
+
+
 def test_slerp_stays_on_the_sphere_between_its_ends():
     torch.manual_seed(0)
     a, b = torch.nn.functional.normalize(torch.randn(2, 8), dim=-1)

@@ -163,7 +163,10 @@ def gain_view():
     text = (f"**Measured** when `dalle-scenes` was trained ({gain['prompts']} prompts, {max(gain['n'])} candidates "
             f"each, judged by scene truth): a random candidate has the right shape and colour **{gain['random']:.0%}** "
             "of the time; CLIP's top-1 of N: " + ", ".join(f"N = {k}: **{a:.0%}**" for k, a in zip(gain["n"], gain["top1"]))
-            + ".")
+            + (f". Everything the prompt names right (size and place too): random {gain['random_correct']:.0%}, "
+               "top-1: " + ", ".join(f"N = {k}: {a:.0%}" for k, a in zip(gain["n"], gain["top1_correct"]))
+               if "top1_correct" in gain else "")
+            + f". With {gain['prompts']} prompts, one prompt is {1 / gain['prompts']:.0%}.")
     return dalle_viz.rerank_figure(gain), text
 
 

@@ -35,7 +35,9 @@ UPSAMPLE = ("**Noise augmentation.** The upsampler learns from true 16×16 image
             "which are a little off. unCLIP and Imagen therefore corrupt the low-resolution input during training "
             "(here: noised by the forward process to a random level up to 0.3 T, and told the level), so the "
             "upsampler learns not to trust every pixel of it. `unclip-upsampler-noaug` is the same model trained "
-            "on clean inputs. Below, both upsample the decoder's output for the same test scenes.")
+            "on clean inputs. Both diffuse only the residual that bilinear upsampling misses, x − bilinear(low) "
+            "(as SRDiff), so their output is bilinear(low) plus the sampled edges. Below, both upsample the "
+            "decoder's output for the same test scenes.")
 
 
 class Staged(NamedTuple):

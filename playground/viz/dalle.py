@@ -67,11 +67,15 @@ def stages_grid(rows: dict[str, torch.Tensor], title: str = "") -> np.ndarray:
 def rerank_figure(gain: dict) -> go.Figure:
     """Scene-truth accuracy of CLIP's top-1 among N candidates against N, and a random candidate's."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=gain["n"], y=gain["top1"], mode="lines+markers", name="CLIP's top-1 of N"))
-    fig.add_trace(go.Scatter(x=gain["n"], y=[gain["random"]] * len(gain["n"]), mode="lines",
-                             name="a random candidate", line=dict(dash="dash", color="#888")))
+    for key, what, colour in (("", "shape + colour", "#1f77b4"), ("_correct", "everything right", "#ff7f0e")):
+        if f"top1{key}" not in gain:
+            continue
+        fig.add_trace(go.Scatter(x=gain["n"], y=gain[f"top1{key}"], mode="lines+markers", line=dict(color=colour),
+                                 name=f"CLIP's top-1 of N: {what}"))
+        fig.add_trace(go.Scatter(x=gain["n"], y=[gain[f"random{key}"]] * len(gain["n"]), mode="lines",
+                                 name=f"a random candidate: {what}", line=dict(dash="dash", color=colour)))
     fig.update_xaxes(type="log", title_text="candidates N", tickvals=gain["n"])
-    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="right shape and colour")
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="share of prompts")
     fig.update_layout(height=300, margin=dict(l=50, r=10, t=30, b=40), template="plotly_white",
                       title=dict(text=f"measured on {gain['prompts']} prompts", font=dict(size=14)),
                       legend=dict(orientation="h", y=-0.3))
