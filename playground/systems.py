@@ -28,11 +28,11 @@ NEEDS = {"DALL·E 1": ("dalle-scenes", "vq-scenes", "clip-scenes"),
 PROMPTS = ("a small red circle at the top left", "a large blue square in the centre",
            "a small green triangle at the bottom right", "a large yellow diamond on the left",
            "a small cyan circle at the top", "a large magenta square at the bottom left",
-           "a small white triangle on the right", "a large red diamond at the top right")
+           "a small magenta triangle on the right", "a large red diamond at the top right")
 PAIRS = ("a red circle left of a blue square", "a blue circle left of a red square",
          "a green triangle above a yellow diamond", "a yellow triangle above a green diamond",
          "a cyan square left of a magenta circle", "a magenta square left of a cyan circle",
-         "a white diamond above a red triangle", "a red diamond above a white triangle")
+         "a green diamond above a red triangle", "a red diamond above a green triangle")
 RERANK_N = 16  # candidates per image for "DALL·E 1 + rerank"
 SCALE = 3.0  # guidance of the diffusion decoders
 MAX_PROMPTS = 8

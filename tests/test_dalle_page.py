@@ -137,6 +137,9 @@ def test_browser_dalle_writes_reranks_and_runs_the_pipeline(server_url, artifact
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         pg = browser.new_page(viewport={"width": 1280, "height": 800})
         pg.goto(server_url + "/dalle")
+        pg.locator("#d1-tok-info").get_by_text("tokens").first.wait_for(timeout=60_000)  # the Tokens tab, on load
+        assert pg.locator("#d1-tok-grid td").count() == 64
+        pg.get_by_role("tab", name="Write an image").click()
         pg.locator("#d1-speed input[type=number]").fill("200")
         pg.locator("#d1-speed input[type=number]").press("Enter")
         pg.locator("#d1-write").click()

@@ -89,7 +89,8 @@ def _attention_view(prompt: str, frames: list) -> tuple[Any, str]:
     text = (f"Scene truth reads **{describe(verdict['found'])}** — shape and colour "
             f"{'right ✓' if verdict['shape_colour'] else 'wrong ✗'}. Each overlay lights the cells whose token "
             "paid attention to that word when it was drawn (mean over the 4 layers and 4 heads); the percentage is "
-            "the mean share over the 64 tokens: " + ", ".join(f"“{w}” {s:.0%}" for w, s in zip(labels, mean)) + ".")
+            "the mean share over the 64 tokens: " + ", ".join(f"“{w}” {s:.0%}" for w, s in zip(labels, mean)).replace("<", "&lt;")
+            + ".")
     return picture, text
 
 
