@@ -106,7 +106,8 @@ def test_shipped_checkpoint(name):
     handle = checkpoints.load(name)
     model, spec, card = handle.model, handle.spec, handle.card
     assert card["name"] == name and card["family"] in ("ddpm", "classifier", "noisy-classifier", "autoencoder", "gan",
-                                                       "vq", "token-prior", "clip", "kl-autoencoder", "text-diffusion")
+                                                       "vq", "token-prior", "clip", "kl-autoencoder", "text-diffusion",
+                                                       "dalle", "unclip")
     for key in ("command", "steps_trained", "wall_time_s", "final_loss", "metrics", "dataset"):
         assert key in card, key
     assert card["command"].startswith(f"python -m playground train {name}")
@@ -164,6 +165,27 @@ def test_shipped_checkpoint(name):
         x = sample(model, handle.schedule, handle.noise(2, seed=0), "ddim", 5, y=ids)
         assert x.shape == (2, *handle.sample_shape) and model.decode(x).shape == (2, 3, 32, 32)
         assert {"1.0", "3.0", "5.0"} <= set(card["metrics"]["single_object_by_scale"])
+        return
+    if card["family"] == "dalle":  # writes token grids of its tokenizer; its card holds accuracy and the rerank gain
+        from playground import dalle
+        t = dalle.sample(model, ["a red circle", "a blue square"], generator=torch.Generator().manual_seed(0))
+        assert t.shape == (2, spec.grid, spec.grid) and 0 <= int(t.min()) and int(t.max()) < spec.codebook_size
+        assert checkpoints.card(spec.vq)["spec"]["codebook_size"] == spec.codebook_size
+        m = card["metrics"]
+        assert m["test_bits_per_image"] < m["uniform_bits_per_image"] and m["single_object"]["shape_colour"] > 0.6
+        assert max(m["rerank"]["top1_correct"]) > m["rerank"]["random_correct"]
+        return
+    if card["family"] == "unclip":  # each stage samples its own shape; its card holds its stage's figures
+        from playground import unclip
+        m = card["metrics"]
+        if spec.stage == "prior":
+            assert m["cos_prior_to_true_image"] > m["cos_text_to_true_image"] > m["cos_other_image_to_true_image"]
+        elif spec.stage == "decoder":
+            x = unclip.decode(handle, torch.nn.functional.normalize(torch.randn(2, spec.embed_dim), dim=1), steps=3)
+            assert x.shape == (2, 3, 16, 16) and m["from_true_z_i_scale_3"]["shape_colour"] > 0.3
+        else:
+            x = unclip.upsample(handle, torch.zeros(2, 3, 16, 16) - 0.7, steps=3)
+            assert x.shape == (2, 3, 32, 32) and m["from_true_16"]["psnr_db"] > m["from_true_16"]["bilinear_psnr_db"]
         return
     if card["family"] == "gan":  # samples images in range; its card holds the measured figures
         x = model.sample(4, torch.Generator().manual_seed(0))

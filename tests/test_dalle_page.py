@@ -158,3 +158,19 @@ def test_browser_dalle_writes_reranks_and_runs_the_pipeline(server_url, artifact
         assert pg.locator("#d2-grid img").count() == 1 and pg.locator("#d2-tiles img").count() == 1
         pg.screenshot(path=os.path.join(artifacts_dir, "dalle2-pipeline.png"), full_page=True)
         browser.close()
+
+
+def test_the_cli_samples_both_systems(tmp_path):
+    from playground.__main__ import main
+    out = tmp_path / "d1.npy"
+    assert main(["sample", "dalle-scenes", "--prompt", PROMPT, "--rerank", "4", "--n", "2", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    assert np.load(out).shape == (2, 3, 32, 32)
+    out2 = tmp_path / "d2.npy"
+    assert main(["sample", "unclip-decoder", "--prompt", PROMPT, "--no-prior", "--steps", "5", "--n", "2",
+                 "--out", str(out2), "--device", "cpu"]) == 0
+    assert np.load(out2).shape == (2, 3, 32, 32)
+    with pytest.raises(ValueError, match="--rerank is for dalle-scenes"):
+        main(["sample", "unclip-prior", "--prompt", PROMPT, "--rerank", "4", "--out", str(out2)])
+    with pytest.raises(ValueError, match="candidates"):
+        main(["sample", "dalle-scenes", "--prompt", PROMPT, "--rerank", "100", "--out", str(out)])

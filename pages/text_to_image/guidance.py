@@ -25,12 +25,12 @@ MAX_TEXT = 200  # characters of the scales box
 UPDATE_EVERY_S = 0.3
 COLUMNS = ["w", "images", "shape & colour", "exactly right", "CLIP score"]
 CLIP_WORDS = {"static": "clipped to the data's range", "dynamic": "dynamically thresholded (Imagen, p = 0.995)"}
-CLIP_CHOICES = [("static: clip x̂₀ to the data's range", "static"), ("dynamic thresholding (Imagen)", "dynamic")]
-CLIP_NOTE = ("<small>At each step the sampler bounds its guess x̂₀. *Static*: clip it to the data's range ([−1, 1] "
+CLIP_CHOICES = [("static", "static"), ("dynamic (Imagen)", "dynamic")]
+CLIP_NOTE = ("At each step the sampler bounds its guess x̂₀. *Static*: clip it to the data's range ([−1, 1] "
              "for pixels; for latents ±B, the range holding 99.9% of the first stage's scaled latents). *Dynamic* "
              "(Saharia et al. 2022, Imagen, §2.3): s = max(B, the 99.5th percentile of |x̂₀|) per image, clip to ±s, "
              "then scale by B/s — at high w, where x̂₀ overshoots, it shrinks the whole guess instead of flattening "
-             "every value beyond the range. Compare the rows at w = 8 and above both ways.</small>")
+             "every value beyond the range. Compare the rows at w = 8 and above both ways.")
 
 
 class GridUpdate(NamedTuple):
@@ -161,7 +161,8 @@ def build(page: gr.Blocks) -> None:
         clip = gr.Radio(CLIP_CHOICES, value="static", label="x̂₀ clipping", elem_id="t2i-gd-clip", scale=2)
         button = gr.Button("Sample the grid", variant="primary", elem_id="t2i-gd-run", scale=1, min_width=120)
         stop = gr.Button("Stop", elem_id="t2i-gd-stop", scale=1, min_width=80)
-    gr.Markdown(CLIP_NOTE)
+    with gr.Accordion("x̂₀ clipping: static or dynamic?", open=False, elem_classes="presenter-hide"):
+        gr.Markdown(CLIP_NOTE)
     with gr.Row(equal_height=False):
         grid = gr.Image(show_label=False, interactive=False, elem_id="t2i-gd-grid", scale=3, height=340)
         with gr.Column(scale=2):
