@@ -129,11 +129,6 @@ def table(results: list[dict]) -> str:
     return head + "\n".join(rows)
 
 
-def summary(results: list[dict]) -> dict:
-    """The figures without the images (for a card, a benchmark or the README)."""
-    return {r["system"]: r["measured"] for r in results}
-
-
 # ---- what each part's checkpoint card records ---------------------------------------------------------------
 
 def rerank_gain(m, tokenizer, clip_m, prompts: list[str], ns=(1, 2, 4, 8, 16, 32, 64), seed: int = 0) -> dict:
