@@ -15,7 +15,7 @@ import argparse  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from pages import autoencoders, clip, dalle, forward, gan, guidance, home, reverse, text_to_image, vq  # noqa: E402
+from pages import autoencoders, clip, dalle, flows, forward, gan, guidance, home, reverse, text_to_image, vq  # noqa: E402
 from pages.common import findings, next_link, set_journey  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
@@ -45,6 +45,11 @@ PAGES = [
          teaches="Classifier-free guidance and classifier guidance side by side: rows are scales, columns are seeds "
                  "sharing x_T. The fidelity / diversity trade-off is measured from the samples, negative scales push "
                  "away from a class, and 2D densities show samples pulled toward the class's mode."),
+    dict(route="/flows", docs="flows", title="Flows", module=flows, family="normalizing flow (RealNVP), flow matching",
+         teaches="A RealNVP's exact density on toy sets, its grid deformed layer by layer, its likelihood checked "
+                 "against the true density and its log-det against a brute-force Jacobian; flow matching's ODE paths "
+                 "drawn step by step, a class-conditional Fashion-MNIST model with guidance, and flow matching against "
+                 "DDIM on the same network: quality against steps and how straight the paths are, measured."),
     dict(route="/clip", docs="clip", title="CLIP", module=clip, family="CLIP (contrastive image–text)",
          teaches="Images and captions in one space, on scenes whose every fact is known: prompts as a zero-shot "
                  "classifier, retrieval both ways with R@1 against chance, the modality gap, attribute binding "

@@ -1,4 +1,5 @@
-"""Command line: `python -m playground list | train NAME | sample NAME | clip-score NAME | bench | loadtest`."""
+"""Command line: `python -m playground list | train NAME | sample NAME | clip-score NAME | compare-flows | bench |
+loadtest`."""
 from __future__ import annotations
 
 import argparse
@@ -69,6 +70,8 @@ def card_metrics(name: str, model, spec, dataset_name: str, n: int | None, seed:
     if family == "token-prior":
         return evaluate.token_prior_quality(model, spec, checkpoints.load(spec.vq, device="cpu").model,
                                              _metric_classifier())
+    if family == "realnvp":
+        return evaluate.realnvp_quality(model, spec, dataset_name)
     if spec.sample_shape == (2,):
         return evaluate.toy_quality(model, spec, dataset_name)
     classifier = _metric_classifier()
@@ -147,10 +150,15 @@ def cmd_sample(args) -> int:
         return _sample_text(m, args)
     if m.family in ("dalle", "unclip"):
         return _sample_system(m, args)
+    if m.family in ("flow-matching", "realnvp"):
+        return _sample_flow(m, args)
     if args.rerank is not None or args.no_prior:
         raise ValueError("--rerank is for dalle-scenes and --no-prior for the unclip-* models")
     if args.prompt is not None or args.init is not None:
         raise ValueError(f"--prompt and --init need a text-to-image model; {args.name} is a {m.family}")
+    if args.sampler not in ("ddpm", "ddim"):
+        raise ValueError(f"--sampler {args.sampler} is an ODE solver for flow-matching models; {args.name} takes ddpm "
+                         "or ddim")
     if m.family != "ddpm":
         raise SystemExit(f"{args.name} is a {m.family}, not a diffusion model")
     if args.classifier is not None and args.guidance is None:
@@ -172,6 +180,32 @@ def cmd_sample(args) -> int:
     x = sample(m.model, m.schedule, m.noise(args.n, args.seed), args.sampler, args.steps if args.sampler == "ddim" else None,
                eta=args.eta, y=None if args.label is None else m.labels(args.n, args.label), guidance=guidance,
                generator=g).cpu()
+    return _write_samples(x, args.out, m.modality)
+
+
+def _sample_flow(m, args) -> int:
+    """A RealNVP: x = f⁻¹(z). A flow-matching model: the ODE from noise with --sampler euler or heun (default euler),
+    --steps K, and for a class-conditional one --label and classifier-free guidance --guidance w."""
+    from .diffusion.samplers import ClassifierFree
+    from .flows import flow_sample
+
+    if args.prompt is not None or args.init is not None or args.classifier is not None or args.rerank is not None:
+        raise ValueError(f"{args.name} is a {m.family}: --prompt, --init, --classifier and --rerank do not apply")
+    if m.family == "realnvp":
+        if args.label is not None or args.guidance is not None:
+            raise ValueError(f"{args.name} is an unconditional RealNVP: no --label or --guidance")
+        x = m.model.sample(args.n, torch.Generator().manual_seed(args.seed)).cpu()
+        return _write_samples(x, args.out, m.modality)
+    solver = "euler" if args.sampler == "ddim" else args.sampler  # ddim is the diffusion default: Euler here
+    if solver not in ("euler", "heun"):
+        raise ValueError(f"--sampler for a flow-matching model is euler or heun, got {args.sampler}")
+    if args.guidance is not None and args.label is None:
+        raise ValueError("guidance needs a class: give --label K")
+    if args.label is not None and not (m.num_classes and 0 <= args.label < m.num_classes):
+        raise ValueError(f"--label must be a class from 0 to {(m.num_classes or 1) - 1} of {args.name}")
+    guidance = ClassifierFree(args.guidance, null=m.null_condition(args.n)) if args.guidance is not None else None
+    x = flow_sample(m.model, m.noise(args.n, args.seed), solver, args.steps,
+                    y=None if args.label is None else m.labels(args.n, args.label), guidance=guidance).cpu()
     return _write_samples(x, args.out, m.modality)
 
 
@@ -270,6 +304,39 @@ def cmd_clip_score(args) -> int:
     return 0
 
 
+def cmd_compare_flows(args) -> int:
+    """Flow matching (Euler, Heun) against DDIM on the shipped models of each dataset: quality and straightness
+    against the number of steps, from the same noise, as a Markdown table (and JSON with --out)."""
+    from . import checkpoints, evaluate, flows
+
+    results = {}
+    for dataset in args.dataset or ["moons", "ring8", "checkerboard", "spirals", "fashion"]:
+        names = flows.comparison_models(dataset)
+        missing = sorted({name for name, _ in names.values() if name not in checkpoints.available()})
+        if missing:
+            raise ValueError(f"{dataset}: train {', '.join(missing)} first")
+        loaded = {name: checkpoints.load(name, device=args.device) for name, _ in names.values()}
+        entries = {label: (loaded[name].model, loaded[name].spec, sampler) for label, (name, sampler) in names.items()}
+        n = args.n or (500 if dataset == "fashion" else 2000)
+        rows = evaluate.steps_comparison(entries, dataset, tuple(args.steps), n, 0,
+                                         _metric_classifier() if dataset == "fashion" else None)
+        results[dataset] = rows
+        quality = "accuracy" if dataset == "fashion" else "sliced_wasserstein"
+        print(f"\n{dataset}, {n} samples: {quality} (and Fréchet distance) · straightness · seconds")
+        print("| method | " + " | ".join(f"K = {k}" for k in args.steps) + " |")
+        print("|---|" + "---|" * len(args.steps))
+        for label in names:
+            cells = []
+            for r in (r for r in rows if r["method"] == label):
+                q = (f"{r['accuracy']:.1%}, FD {r['frechet_distance']:.2f}" if dataset == "fashion"
+                     else f"{r['sliced_wasserstein']:.4f}")
+                cells.append(f"{q} · {r['straightness']:.3f} · {r['seconds']:.1f} s")
+            print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from . import bench
 
@@ -296,11 +363,12 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--resume", action="store_true", help="go on from the checkpoint NAME in --out")
     train.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: $PLAYGROUND_DEVICE, else the best there is)")
     train.set_defaults(run=cmd_train)
-    smp = commands.add_parser("sample", help="sample a shipped diffusion or text-to-image model to .png or .npy")
+    smp = commands.add_parser("sample", help="sample a shipped diffusion, flow or text-to-image model to .png or .npy")
     smp.add_argument("name")
     smp.add_argument("--n", type=int, default=16)
     smp.add_argument("--out", required=True)
-    smp.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddim")
+    smp.add_argument("--sampler", choices=["ddpm", "ddim", "euler", "heun"], default="ddim",
+                     help="diffusion: ddpm or ddim; flow matching: the ODE solver euler (the default) or heun")
     smp.add_argument("--steps", type=int, default=50)
     smp.add_argument("--eta", type=float, default=0.0)
     smp.add_argument("--label", type=int)
@@ -324,6 +392,13 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     score.set_defaults(run=cmd_clip_score)
     commands.add_parser("bench", help="print speed figures measured on this machine").set_defaults(run=cmd_bench)
+    compare = commands.add_parser("compare-flows", help="flow matching against DDIM: quality against steps, measured")
+    compare.add_argument("--dataset", action="append", choices=["moons", "ring8", "checkerboard", "spirals", "fashion"])
+    compare.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 50])
+    compare.add_argument("--n", type=int, help="samples per row (default 2,000 points or 500 images)")
+    compare.add_argument("--out", help="also write the rows as JSON here")
+    compare.add_argument("--device", help="cpu, cuda, cuda:N or mps")
+    compare.set_defaults(run=cmd_compare_flows)
     load = commands.add_parser("loadtest", help="simulate a class against a fresh app on 127.0.0.1 (bounded, stops by itself)")
     load.add_argument("--students", type=int, default=30)
     load.add_argument("--seconds", type=float, default=60.0)

@@ -233,6 +233,35 @@ def dalle_figures() -> dict[str, float]:
     return figures
 
 
+def flow_figures() -> dict[str, float]:
+    """/flows: Euler-50 for 16 Fashion samples with the flow-matching UNet (the DDPMs' network) and what its loop adds
+    to the network calls; the RealNVP tab's whole report (density grid, layers, KDE, brute-force log-dets)."""
+    from . import checkpoints, data, flows
+    from .recipes import recipe
+
+    model = recipe("fm-fashion").spec.build().eval().to(DEVICE)  # timing does not depend on the weights
+    x_1, y = torch.randn(16, 1, 28, 28, device=DEVICE), torch.arange(16, device=DEVICE) % 10
+    inside = [0.0]
+
+    def timed_model(*args):
+        began = time.perf_counter()
+        out = model(*args)
+        inside[0] += time.perf_counter() - began
+        return out
+
+    euler_ms = _best_ms(lambda: flows.flow_sample(model, x_1, "euler", 50, y=y), repeat=3)
+    began = time.perf_counter()
+    flows.flow_sample(timed_model, x_1, "euler", 50, y=y)
+    figures = {"flow matching Euler-50, 16 Fashion samples (s)": euler_ms / 1000,
+               "flow sampler time / time inside the 50 network calls": (time.perf_counter() - began) / inside[0]}
+    if "realnvp-ring8" in checkpoints.available():
+        nvp = checkpoints.load("realnvp-ring8", device=DEVICE).model
+        test, train = data.load("ring8", "test", n=2000).x, data.load("ring8", "train", n=2000).x
+        figures["/flows RealNVP report, ring8, 2,000 test points (s)"] = _best_ms(
+            lambda: flows.realnvp_report(nvp, test, train, flows.ring8_log_prob), repeat=3) / 1000
+    return figures
+
+
 def startup_figures() -> dict[str, float]:
     """A fresh `python app.py`: seconds until `/` answers; then, once its warm-up has loaded the models, each page's first visit."""
     import urllib.request
@@ -241,7 +270,8 @@ def startup_figures() -> dict[str, float]:
 
     with serving() as (url, _, cold, _):
         figures = {"cold start: seconds until / answers": cold}
-        for route in ("/autoencoders", "/vq", "/gan", "/forward", "/reverse", "/guidance", "/clip", "/text-to-image"):
+        for route in ("/autoencoders", "/vq", "/gan", "/forward", "/reverse", "/guidance", "/flows", "/clip",
+                      "/text-to-image", "/dalle"):
             began = time.perf_counter()
             with urllib.request.urlopen(url.rstrip("/") + route, timeout=60) as response:
                 response.read()
@@ -253,6 +283,6 @@ def run() -> None:
     torch.set_num_threads(cpu_budget()[2])  # as the app runs them (see devices.cpu_budget)
     print(f"machine: {machine()}")
     for group in (startup_figures, forward_figures, sampling_figures, guidance_figures, gan_figures, vq_figures,
-                  text_to_image_figures, dalle_figures, training_figures):
+                  flow_figures, text_to_image_figures, dalle_figures, training_figures):
         for name, value in group().items():
             print(f"{name:62s} {value:10.2f}", flush=True)

@@ -5,22 +5,75 @@ import math
 
 import torch
 
-from . import autoencoders, data, prior, vq
+from . import autoencoders, data, flows, prior, vq
 from .diffusion import make_schedule
-from .diffusion.samplers import sample
+from .diffusion.samplers import denoise_steps, sample
 from .metrics import class_fidelity, diversity, features_and_probs, frechet_distance, sliced_wasserstein
 
 
-def toy_quality(model, spec, dataset: str, n: int = 2000, seed: int = 0, sampler: str = "ddim", num_steps: int = 100) -> dict:
-    """Sliced Wasserstein distance of n samples to fresh data, next to the same distance between two fresh draws."""
+def generate(model, spec, x_T: torch.Tensor, sampler: str, num_steps: int, y=None, generator=None) -> torch.Tensor:
+    """Samples from x_T: a diffusion model with "ddim" (num_steps) or "ddpm" (all T), a flow-matching model with an
+    ODE solver ("euler" or "heun", num_steps)."""
+    if spec.family == "flow-matching":
+        return flows.flow_sample(model, x_T, sampler, num_steps, y=y)
+    return sample(model, make_schedule(spec.schedule, spec.num_steps), x_T, sampler,
+                  num_steps if sampler == "ddim" else None, y=y, generator=generator)
+
+
+def sampling_path(model, spec, x_T: torch.Tensor, sampler: str, num_steps: int, y=None) -> torch.Tensor:
+    """x_T and the state after every step, (K + 1, B, …): a flow-matching model's ODE path ("euler", "heun") or a
+    diffusion model's deterministic DDIM path (eta 0)."""
+    if spec.family == "flow-matching":
+        steps = flows.flow_steps(model, x_T, sampler, num_steps, y=y)
+    else:
+        steps = denoise_steps(model, make_schedule(spec.schedule, spec.num_steps), x_T, "ddim", num_steps, y=y)
+    return torch.stack([x_T, *(step.x_t for step in steps)])
+
+
+def steps_comparison(entries: dict, dataset: str, steps=(5, 10, 20, 50), n: int = 1000, seed: int = 0,
+                     classifier=None) -> list[dict]:
+    """Quality against the number of steps, for each entry `label: (model, spec, sampler)` ("euler"/"heun" for flow
+    matching, "ddim" for diffusion), all from the same x_T: per row the method, K, network evaluations (NFE), the
+    sliced distance to test data (points) or class accuracy, Fréchet distance and diversity (images, own labels,
+    classes in turn), the mean straightness of the paths (length ÷ distance between the ends) and the wall time."""
+    import time
+
+    rows = []
+    for label, (model, spec, sampler) in entries.items():
+        shape = spec.sample_shape
+        x_T = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))
+        y = torch.arange(n) % spec.num_classes if getattr(spec, "num_classes", None) else None
+        device = next(model.parameters()).device
+        for k in steps:
+            began = time.perf_counter()
+            paths = [sampling_path(model, spec, xb.to(device), sampler, k, None if yb is None else yb.to(device)).cpu()
+                     for xb, yb in zip(x_T.split(250), (y.split(250) if y is not None else [None] * n))]
+            seconds = time.perf_counter() - began
+            x = torch.cat([p[-1] for p in paths])
+            row = {"method": label, "steps": k, "nfe": k * flows.SOLVERS.get(sampler, 1), "seconds": seconds,
+                   "straightness": float(torch.cat([flows.straightness(p) for p in paths]).mean())}
+            if len(shape) == 1:
+                row["sliced_wasserstein"] = sliced_wasserstein(x, data.load_toy2d(dataset, "test", n=n, seed=seed).x)
+            elif classifier is not None:
+                quality = image_quality(x.clamp(-1, 1), y, classifier, data.load(dataset, "test", n=n, seed=seed))
+                row.update(accuracy=quality["accuracy"], frechet_distance=quality["frechet_distance"],
+                           diversity=quality["diversity"], real_diversity=quality["real_diversity"])
+            rows.append(row)
+    return rows
+
+
+def toy_quality(model, spec, dataset: str, n: int = 2000, seed: int = 0, sampler: str | None = None,
+                num_steps: int = 100) -> dict:
+    """Sliced Wasserstein distance of n samples to fresh data, next to the same distance between two fresh draws.
+    sampler: default DDIM for diffusion, Euler for flow matching."""
+    sampler = sampler or ("euler" if spec.family == "flow-matching" else "ddim")
     g = torch.Generator().manual_seed(seed)
-    samples = sample(model, make_schedule(spec.schedule, spec.num_steps), torch.randn(n, 2, generator=g), sampler,
-                     num_steps if sampler == "ddim" else None, generator=g)
+    samples = generate(model, spec, torch.randn(n, 2, generator=g), sampler, num_steps, generator=g)
     fresh_a = data.load_toy2d(dataset, "test", n=n, seed=seed).x
     fresh_b = data.load_toy2d(dataset, "test", n=n, seed=seed + 1).x
     return {"sliced_wasserstein_to_data": sliced_wasserstein(samples, fresh_a),
             "sliced_wasserstein_data_vs_data": sliced_wasserstein(fresh_b, fresh_a),
-            "eval_samples": n, "eval_sampler": f"{sampler}-{num_steps if sampler == 'ddim' else spec.num_steps}"}
+            "eval_samples": n, "eval_sampler": f"{sampler}-{spec.num_steps if sampler == 'ddpm' else num_steps}"}
 
 
 def image_quality(samples: torch.Tensor, labels: torch.Tensor, classifier, real: data.Dataset) -> dict:
@@ -33,15 +86,40 @@ def image_quality(samples: torch.Tensor, labels: torch.Tensor, classifier, real:
             "real_diversity": diversity(real_feats[: len(feats)])}
 
 
-def fashion_quality(model, spec, classifier, n_per_class: int = 50, num_steps: int = 50, seed: int = 0) -> dict:
+def fashion_quality(model, spec, classifier, n_per_class: int = 50, num_steps: int = 50, seed: int = 0,
+                    sampler: str | None = None) -> dict:
+    """Class accuracy, Fréchet distance and diversity of n_per_class samples of each class, own label, no guidance
+    (DDIM, eta 0, for diffusion; Euler for flow matching)."""
+    sampler = sampler or ("euler" if spec.family == "flow-matching" else "ddim")
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(10).repeat_interleave(n_per_class)
     x_T = torch.randn(len(labels), 1, 28, 28, generator=g)
-    samples = torch.cat([sample(model, make_schedule(spec.schedule, spec.num_steps), xb, "ddim", num_steps, y=yb, generator=g)
+    samples = torch.cat([generate(model, spec, xb, sampler, num_steps, y=yb, generator=g)
                          for xb, yb in zip(x_T.split(100), labels.split(100))])
     real = data.load("fashion", "test", n=len(labels), seed=seed)
     return {**image_quality(samples, labels, classifier, real), "eval_samples": len(labels),
-            "eval_sampler": f"ddim-{num_steps}, eta 0, own label, no guidance"}
+            "eval_sampler": f"{sampler}-{num_steps}{', eta 0' if sampler == 'ddim' else ''}, own label, no guidance"}
+
+
+def realnvp_quality(model, spec, dataset: str, n: int = 2000, seed: int = 0) -> dict:
+    """A RealNVP's card: test log-likelihood in nats against a kernel density estimate (and the true density where
+    the set has one), samples' sliced distance to data, the layers' log-det against a brute-force Jacobian, and how
+    Gaussian the test data is once pushed to z."""
+    train = data.load_toy2d(dataset, "train", n=n, seed=seed).x
+    test = data.load_toy2d(dataset, "test", n=n, seed=seed).x
+    fresh = data.load_toy2d(dataset, "test", n=n, seed=seed + 1).x
+    likelihood = flows.log_likelihood_check(model, test, train, flows.TRUE_LOG_PROB.get(dataset))
+    with torch.no_grad():
+        samples = model.sample(n, torch.Generator().manual_seed(seed))
+        z, logdet = model(test[:16])
+    brute = flows.brute_force_logdet(model, test[:16])
+    with torch.no_grad():
+        pushed = model(test)[0]
+    return {"test_nats": -likelihood["flow_nats"], **{f"loglik_{k}": v for k, v in likelihood.items()},
+            "sliced_wasserstein_to_data": sliced_wasserstein(samples, test),
+            "sliced_wasserstein_data_vs_data": sliced_wasserstein(fresh, test),
+            "logdet_max_abs_error_vs_brute_force": float((logdet - brute).abs().max()),
+            "z_gaussianity": flows.gaussianity(pushed), "parameters": flows.parameter_count(model), "eval_points": n}
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ from .dalle import DalleSpec
 from .diffusion.classifier import NoisyClassifierSpec
 from .diffusion.ddpm import DiffusionSpec
 from .diffusion.text import TextDiffusionSpec
+from .flows import FlowMatchingSpec, RealNVPSpec
 from .gan import GANSpec
 from .latent import KLAutoencoderSpec
 from .metrics import ClassifierSpec
@@ -91,7 +92,7 @@ class Pretrained(Protocol):
 
 FAMILIES: dict[str, type] = {spec.family: spec for spec in (
     DiffusionSpec, AutoencoderSpec, GANSpec, ClassifierSpec, NoisyClassifierSpec, VQSpec, TokenPriorSpec, CLIPSpec,
-    KLAutoencoderSpec, TextDiffusionSpec, DalleSpec, UnCLIPSpec)}
+    KLAutoencoderSpec, TextDiffusionSpec, DalleSpec, UnCLIPSpec, RealNVPSpec, FlowMatchingSpec)}
 for _spec in FAMILIES.values():
     assert isinstance(_spec(), Family), _spec
 

@@ -10,6 +10,7 @@ from .data import TOY2D
 from .diffusion.ddpm import DiffusionSpec
 from .diffusion.classifier import NoisyClassifierSpec
 from .diffusion.text import TextDiffusionSpec
+from .flows import FlowMatchingSpec, RealNVPSpec
 from .gan import GANSpec
 from .unclip import UnCLIPSpec
 from .latent import KLAutoencoderSpec
@@ -175,6 +176,39 @@ RECIPES["unclip-upsampler-noaug"] = _unclip("upsampler", "upsampler 16×16 → 3
                                                          "comparison)", steps=2500, batch_size=64)
 RECIPES["ldm-scenes"] = _text_to_image(latent=True)
 RECIPES["pixel-scenes"] = _text_to_image(latent=False)
+
+
+FLOW_TOYS = ("moons", "ring8", "checkerboard", "spirals")  # toy sets with a shipped RealNVP and flow-matching model
+
+
+def _realnvp(name: str) -> Recipe:
+    return Recipe(RealNVPSpec(num_layers=8, hidden_dim=128, hidden_layers=2, batch_size=256, lr=1e-3), name, steps=8000,
+                  n=8192, summary=f"RealNVP, 8 affine coupling layers with ActNorm, exact maximum likelihood, {name}")
+
+
+def _flow_matching_toy(name: str) -> Recipe:
+    """The same MLP, batch, learning rate and steps as the toy DDPMs (`_toy`), so that the comparison with DDIM is
+    between the objectives alone."""
+    toy = _toy(name, "cosine")
+    spec = FlowMatchingSpec(network="mlp", mlp=toy.spec.mlp, batch_size=toy.spec.batch_size, lr=toy.spec.lr,
+                            ema_decay=toy.spec.ema_decay, label_dropout=0.0)
+    return Recipe(spec, name, steps=toy.steps, n=toy.n,
+                  summary=f"2D MLP velocity field, conditional flow matching on straight paths, {name}")
+
+
+def _flow_matching_fashion() -> Recipe:
+    """The same UNet, batch, learning rate, label dropout and steps as the Fashion DDPMs (`_fashion`)."""
+    ddpm = _fashion("cosine")
+    spec = FlowMatchingSpec(network="unet", unet=ddpm.spec.unet, batch_size=ddpm.spec.batch_size, lr=ddpm.spec.lr,
+                            ema_decay=ddpm.spec.ema_decay, label_dropout=ddpm.spec.label_dropout)
+    return Recipe(spec, "fashion", steps=ddpm.steps,
+                  summary="class-conditional UNet velocity field (label dropout 15%), flow matching on straight paths, "
+                          "Fashion-MNIST; the Fashion DDPMs' network and recipe")
+
+
+RECIPES.update({f"realnvp-{name}": _realnvp(name) for name in FLOW_TOYS})
+RECIPES.update({f"fm-{name}": _flow_matching_toy(name) for name in FLOW_TOYS})
+RECIPES["fm-fashion"] = _flow_matching_fashion()
 
 
 def recipe(name: str) -> Recipe:

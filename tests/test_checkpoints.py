@@ -107,7 +107,7 @@ def test_shipped_checkpoint(name):
     model, spec, card = handle.model, handle.spec, handle.card
     assert card["name"] == name and card["family"] in ("ddpm", "classifier", "noisy-classifier", "autoencoder", "gan",
                                                        "vq", "token-prior", "clip", "kl-autoencoder", "text-diffusion",
-                                                       "dalle", "unclip")
+                                                       "dalle", "unclip", "realnvp", "flow-matching")
     for key in ("command", "steps_trained", "wall_time_s", "final_loss", "metrics", "dataset"):
         assert key in card, key
     assert card["command"].startswith(f"python -m playground train {name}")
@@ -186,6 +186,25 @@ def test_shipped_checkpoint(name):
         else:
             x = unclip.upsample(handle, torch.zeros(2, 3, 16, 16) - 0.7, steps=3)
             assert x.shape == (2, 3, 32, 32) and m["from_true_16"]["psnr_db"] > m["from_true_16"]["bilinear_psnr_db"]
+        return
+    if card["family"] == "realnvp":  # exact likelihood: its card's log-dets match brute force, its samples the data
+        from playground import flows
+        test = data.load(card["dataset"], "test", n=8, seed=3).x
+        with torch.no_grad():
+            z, logdet = model(test)
+        assert torch.allclose(model.inverse(z), test, atol=1e-4)
+        assert torch.allclose(flows.brute_force_logdet(model, test), logdet, atol=1e-2)
+        m = card["metrics"]
+        assert m["logdet_max_abs_error_vs_brute_force"] < 1e-2 and m["loglik_flow_nats"] > m["loglik_kde_nats"]
+        assert m["sliced_wasserstein_to_data"] < 3 * m["sliced_wasserstein_data_vs_data"] + 0.03
+        return
+    if card["family"] == "flow-matching":  # an ODE from noise gives finite samples; its card holds their quality
+        from playground import flows
+        x = flows.flow_sample(model, handle.noise(4, seed=0), "heun", 3, y=handle.labels(4, None))
+        assert x.shape == (4, *handle.sample_shape) and torch.isfinite(x).all()
+        m = card["metrics"]
+        assert m["eval_sampler"].startswith("euler")
+        assert (m["sliced_wasserstein_to_data"] < 0.05 if handle.modality == "points" else m["accuracy"] > 0.5)
         return
     if card["family"] == "gan":  # samples images in range; its card holds the measured figures
         x = model.sample(4, torch.Generator().manual_seed(0))

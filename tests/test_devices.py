@@ -14,6 +14,7 @@ from playground.diffusion.text import TextDiffusionSpec
 from playground.latent import KLAutoencoderSpec
 from playground.diffusion.trajectory import record_steps
 from playground.families import FAMILIES
+from playground.flows import FlowMatchingSpec, RealNVPSpec, flow_steps
 from playground.metrics import ClassifierSpec
 from playground.nn import MLPConfig, UNetConfig
 from playground.prior import TokenPriorSpec
@@ -111,7 +112,28 @@ def tiny_family_specs():
         "text-diffusion-latent": tiny_text_spec(latent=True),
         "dalle": tiny_dalle(),
         **{f"unclip-{stage}": tiny_unclip(stage) for stage in ("prior", "decoder", "upsampler")},
+        "realnvp": RealNVPSpec(num_layers=2, hidden_dim=8, batch_size=8),
+        "flow-matching": tiny_flow_matching(),
+        "flow-matching-points": FlowMatchingSpec(network="mlp", mlp=MLPConfig(hidden_dim=16, num_layers=2), batch_size=8,
+                                                 label_dropout=0.0),
     }
+
+
+def tiny_flow_matching() -> FlowMatchingSpec:
+    return FlowMatchingSpec(network="unet", batch_size=4, unet=UNetConfig(image_size=8, base_channels=8, num_res_blocks=1,
+                                                                          channel_mults=(1, 2), num_classes=10))
+
+
+@pytest.mark.parametrize("solver", ["euler", "heun"])
+def test_flow_sampling_with_guidance_stays_on_the_device(solver):
+    spec = tiny_flow_matching()
+    model = spec.build().to(META).eval()
+    steps = list(flow_steps(model, torch.randn(3, 1, 8, 8).to(META), solver, 3, y=torch.tensor([1, 2, 3]).to(META),
+                            guidance=ClassifierFree(2.0, null=spec.null_condition(3, META))))
+    assert len(steps) == 3
+    for step in steps:
+        for tensor in (step.x_t, step.eps, step.x0, step.eps_cond, step.eps_uncond):
+            assert tensor.device == META
 
 
 def tiny_text_spec(latent: bool) -> TextDiffusionSpec:

@@ -68,10 +68,7 @@ class DiffusionSpec:
     def loss(self, model, x0: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         """`simple_loss` on one batch (L_simple for ε-prediction, an SNR-weighted form of it for x0 and v).
         Returns (loss, metrics for the history)."""
-        labels = None
-        if self.num_classes is not None:
-            drop = torch.rand(x0.shape[0], generator=generator).to(x0.device) < self.label_dropout
-            labels = torch.where(drop, torch.full_like(y, self.num_classes), y)  # null class for dropped labels
+        labels = drop_labels(y, self.num_classes, self.label_dropout, generator)
         loss = simple_loss(model.net if isinstance(model, EpsModel) else model, make_schedule(self.schedule, self.num_steps),
                            x0, labels, generator, self.prediction)
         return loss, {"loss": loss.item()}
@@ -83,6 +80,15 @@ class DiffusionSpec:
         y = (torch.arange(n, device=device) % self.num_classes) if self.num_classes else None
         return sample(model, make_schedule(self.schedule, self.num_steps), x_T, "ddim", min(num_steps, self.num_steps),
                       y=y, generator=generator)
+
+
+def drop_labels(y: torch.Tensor, num_classes: int | None, p: float, generator: torch.Generator) -> torch.Tensor | None:
+    """Labels with a share p replaced by the null class `num_classes` (so the model also learns the unconditional
+    case, for classifier-free guidance); None for an unconditional model."""
+    if num_classes is None:
+        return None
+    drop = torch.rand(y.shape[0], generator=generator).to(y.device) < p
+    return torch.where(drop, torch.full_like(y, num_classes), y)
 
 
 def simple_loss(net, schedule, x0: torch.Tensor, condition, generator: torch.Generator,
