@@ -162,14 +162,8 @@ def _device(model: Dalle) -> torch.device:
 
 def prompt_ids(model: Dalle, prompts) -> torch.Tensor:
     """Token ids (N, L) of checked prompts, or a ValueError (empty, too long, unknown words)."""
-    from .clip.text import check_text
-    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-    prompts = [check_text(p) for p in prompts]
     tokenizer = model.spec.tokenizer
-    if unknown := tokenizer.unknown_words(prompts):
-        raise ValueError(f"the prompt has words the model never learned: {', '.join(map(repr, unknown[:5]))}. "
-                         f"It knows: {', '.join(tokenizer.itos[3:])}")
-    return tokenizer.ids(prompts).to(_device(model))
+    return tokenizer.ids(tokenizer.check(prompts)).to(_device(model))
 
 
 @torch.no_grad()

@@ -23,7 +23,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .clip.text import check_text
 from .data import COLOURS, HELD_OUT, SHAPE_CLASSES, SIZES, Scene, SceneObject, scene_truth
 from .data.shapes import COLS, ROWS
 from .diffusion.samplers import SAMPLERS, ClassifierFree, DynamicThreshold, Step, denoise_steps
@@ -42,15 +41,8 @@ MAX_GRID_CELLS = 64  # scales × seeds of one grid
 def prompt_ids(m, texts, what: str = "the prompt") -> torch.Tensor:
     """Token ids (N, L) on m's device for a prompt or a list of prompts, or a ValueError saying what is wrong:
     empty, too long, or with words the text encoder never learned (they would all read as `<unk>`)."""
-    texts = list(texts) if isinstance(texts, (list, tuple)) else [texts]
-    texts = [check_text(t, what) for t in texts]
     tokenizer = m.spec.tokenizer
-    unknown = tokenizer.unknown_words(texts)
-    if unknown:
-        known = ", ".join(tokenizer.itos[3:])
-        raise ValueError(f"{what} has words the model never learned: {', '.join(map(repr, unknown[:5]))}. "
-                         f"It knows: {known}")
-    return tokenizer.ids(texts).to(m.device)
+    return tokenizer.ids(tokenizer.check(list(texts) if isinstance(texts, (list, tuple)) else [texts], what)).to(m.device)
 
 
 def negative_ids(m, negative: str, n: int) -> torch.Tensor:

@@ -8,7 +8,6 @@ import gradio as gr
 import torch
 
 from playground import checkpoints, systems, vq
-from playground.clip.text import check_text
 
 from ..common import check_float, check_int, shipped
 
@@ -22,12 +21,10 @@ def parts() -> systems.Parts:
 
 def check_prompt(text, what: str = "the prompt") -> str:
     """A prompt of the caption grammar, or a message naming what is wrong (empty, too long, unknown words)."""
-    text = check_text(text, what)
-    tokenizer = shipped("clip-scenes").spec.tokenizer
-    if unknown := tokenizer.unknown_words([text]):
-        raise gr.Error(f"{what} has words these models never learned: {', '.join(map(repr, unknown[:5]))}. They "
-                       f"know: {', '.join(tokenizer.itos[3:])}")
-    return text.strip()
+    try:
+        return shipped("clip-scenes").spec.tokenizer.check(text, what)[0]
+    except ValueError as err:
+        raise gr.Error(str(err)) from None
 
 
 def check_prompts(text, lo: int, hi: int, what: str) -> list[str]:

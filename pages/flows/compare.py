@@ -28,7 +28,7 @@ def _entries(dataset: str) -> dict:
 
 def _table(rows: list[dict], images: bool) -> str:
     quality = ("| accuracy | Fréchet distance | diversity |" if images else "| sliced distance to data |")
-    head = f"| method | K | NFE {quality} straightness | seconds |\n|---|---|---{'|---' * (3 if images else 1)}|---|---|"
+    head = f"| method | K | NFE {quality} median straightness | seconds |\n|---|---|---{'|---' * (3 if images else 1)}|---|---|"
     lines = []
     for r in rows:
         q = (f"{r['accuracy']:.1%} | {r['frechet_distance']:.2f} | {r['diversity']:.2f}" if images
@@ -57,7 +57,7 @@ def measure(dataset, steps, n, seed):
         metric, name = (("accuracy", "class accuracy (own label)") if images else
                         ("sliced_wasserstein", "sliced distance to test data (lower is better)"))
         quality = flow_viz.steps_figure(rows, metric, name)
-        straight = flow_viz.steps_figure(rows, "straightness", "path length ÷ end-to-end distance (1 = straight)")
+        straight = flow_viz.steps_figure(rows, "straightness", "median path length ÷ end-to-end distance (1 = straight)")
         yield _table(rows, images), quality, straight
 
 

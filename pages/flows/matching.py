@@ -44,9 +44,10 @@ def sample_paths(name, solver, steps, n, seed, my_models) -> PathsUpdate:
     check_cost(n, steps * flows.SOLVERS[solver], "points", "This run")
     path = flows.record_path(handle.model, handle.noise(n, seed), solver, steps)
     test = real_data(handle.dataset, "test", MAX_POINTS).x
+    ratio = path.straightness
     summary = (f"{solver.capitalize()}, K = {steps} steps = {path.nfe} network evaluations. Path length ÷ distance "
-               f"between its ends: **{float(path.straightness.mean()):.3f}** on average (1 = a straight line; "
-               f"worst {float(path.straightness.max()):.3f}). Sliced distance of the samples to test data: "
+               f"between its ends: median **{float(ratio.median()):.3f}** (1 = a straight line; 90 % of paths below "
+               f"{float(ratio.quantile(0.9)):.3f}). Sliced distance of the samples to test data: "
                f"**{sliced_wasserstein(path.states[-1], test[:n]):.3f}**.")
     run = {"path": path, "summary": summary, "reference": test[:1000].numpy(), "label": handle.label}
     frame = steps

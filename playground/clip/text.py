@@ -82,6 +82,15 @@ class Tokenizer:
         seen = [w for t in texts for w in words(t) if w not in self.stoi]
         return list(dict.fromkeys(seen))
 
+    def check(self, texts, what: str = "the prompt") -> list[str]:
+        """Prompts (a string or a list), each checked (empty, too long) and refused with a ValueError naming the
+        words the model never learned (they would all read as `<unk>`); returns them stripped."""
+        texts = [check_text(t, what) for t in ([texts] if isinstance(texts, str) else list(texts))]
+        if unknown := self.unknown_words(texts):
+            raise ValueError(f"{what} has words the model never learned: {', '.join(map(repr, unknown[:5]))}. "
+                             f"It knows: {', '.join(self.itos[len(SPECIALS):])}")
+        return texts
+
     def encode(self, texts, strict: bool = False) -> torch.Tensor:
         """Ids (N, context_length): each text's words, `<eot>`, then `<pad>`. Unknown words become `<unk>`, or,
         with strict=True, a ValueError that names them."""
