@@ -97,6 +97,13 @@ def cmd_train(args) -> int:
     if recipe.spec.family == "unclip":  # CLIP's embeddings of the scenes and captions, made once
         from . import unclip
         dataset = unclip.training_set(dataset, recipe.spec, checkpoints.load(recipe.spec.clip_from, device=device).model)
+    if recipe.spec.family == "flow-matching" and recipe.spec.reflow_from:  # the teacher's (sample, noise) pairs
+        from . import flows
+        teacher = checkpoints.load(recipe.spec.reflow_from, device=device).model
+        dataset = data.Dataset(dataset.name, flows.reflow_set(teacher, len(dataset), recipe.spec.sample_shape,
+                                                              seed=recipe.seed),
+                               torch.zeros(len(dataset), dtype=torch.long), dataset.class_names,
+                               f"{len(dataset):,} (Heun-50 sample, noise) pairs of {recipe.spec.reflow_from}")
     if recipe.spec.family == "clip":  # CLIP learns from the token ids of every caption of each scene
         from . import clip
         dataset = clip.training_set(dataset, recipe.spec)

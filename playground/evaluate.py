@@ -72,9 +72,15 @@ def toy_quality(model, spec, dataset: str, n: int = 2000, seed: int = 0, sampler
     samples = generate(model, spec, torch.randn(n, 2, generator=g), sampler, num_steps, generator=g)
     fresh_a = data.load_toy2d(dataset, "test", n=n, seed=seed).x
     fresh_b = data.load_toy2d(dataset, "test", n=n, seed=seed + 1).x
-    return {"sliced_wasserstein_to_data": sliced_wasserstein(samples, fresh_a),
-            "sliced_wasserstein_data_vs_data": sliced_wasserstein(fresh_b, fresh_a),
-            "eval_samples": n, "eval_sampler": f"{sampler}-{spec.num_steps if sampler == 'ddpm' else num_steps}"}
+    out = {"sliced_wasserstein_to_data": sliced_wasserstein(samples, fresh_a),
+           "sliced_wasserstein_data_vs_data": sliced_wasserstein(fresh_b, fresh_a),
+           "eval_samples": n, "eval_sampler": f"{sampler}-{spec.num_steps if sampler == 'ddpm' else num_steps}"}
+    if spec.family == "flow-matching":  # how few steps it needs, and how straight its paths are (Euler-50, median)
+        x_1 = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed + 1))
+        out["sliced_wasserstein_euler_k"] = {k: sliced_wasserstein(flows.flow_sample(model, x_1, "euler", k), fresh_a)
+                                             for k in (1, 2, 5)}
+        out["straightness_median_euler_50"] = float(flows.record_path(model, x_1, "euler", 50).straightness.median())
+    return out
 
 
 def image_quality(samples: torch.Tensor, labels: torch.Tensor, classifier, real: data.Dataset) -> dict:
@@ -112,10 +118,8 @@ def realnvp_quality(model, spec, dataset: str, n: int = 2000, seed: int = 0) -> 
     likelihood = flows.log_likelihood_check(model, test, train, flows.TRUE_LOG_PROB.get(dataset))
     with torch.no_grad():
         samples = model.sample(n, torch.Generator().manual_seed(seed))
-        z, logdet = model(test[:16])
-    brute = flows.brute_force_logdet(model, test[:16])
-    with torch.no_grad():
         pushed = model(test)[0]
+    logdet, brute = flows.logdet_check(model, test[:16])
     return {"test_nats": -likelihood["flow_nats"], **{f"loglik_{k}": v for k, v in likelihood.items()},
             "sliced_wasserstein_to_data": sliced_wasserstein(samples, test),
             "sliced_wasserstein_data_vs_data": sliced_wasserstein(fresh, test),

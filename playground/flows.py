@@ -15,6 +15,7 @@ diffusion models' step index, so the same time embedding serves both.
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -29,7 +30,8 @@ from .diffusion.samplers import Step
 from .nn import MLPConfig, MLPDenoiser, UNet, UNetConfig
 
 TIME_SCALE = 1000.0  # t ∈ [0, 1] enters the network as t · 1000, the range of a diffusion model's step index
-SOLVERS = {"euler": 1, "heun": 2}  # ODE solver → network evaluations per step
+SOLVERS = {"euler": 1, "heun": 2}
+REFLOW_TOYS = ("moons", "ring8")  # toy sets with a shipped reflowed model (fm-NAME-reflow)  # ODE solver → network evaluations per step
 MAX_ODE_STEPS = 1000
 LOG_2PI = math.log(2 * math.pi)
 
@@ -204,6 +206,16 @@ def brute_force_logdet(model: RealNVP, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(out)
 
 
+def logdet_check(model: RealNVP, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Σ of the layers' log|det|, log|det J| from the brute-force Jacobian) at the points x, both in float64 on a
+    copy of the model, so that what differs is the formula and not float32 rounding."""
+    exact = copy.deepcopy(model).double().eval()
+    x = x.double().to(next(exact.parameters()).device)
+    with torch.no_grad():
+        layers = exact(x)[1]
+    return layers.cpu(), brute_force_logdet(exact, x).cpu()
+
+
 def density_grid(model: RealNVP, limit: float = 1.25, size: int = 120) -> tuple[torch.Tensor, torch.Tensor]:
     """The flow's exact log p(x) on a size × size grid over [−limit, limit]²: (axis (size,), log p (size, size)),
     row i at y = axis[i]."""
@@ -246,6 +258,9 @@ class FlowMatchingSpec:
     lr: float = 2e-4
     ema_decay: float = 0.999
     grad_clip: float = 1.0
+    # reflow (Liu et al. 2022, §2.2): the name of the flow-matching checkpoint whose ODE made the training pairs
+    # (`reflow_set`); the model then learns straight lines between each noise and the sample it led to
+    reflow_from: str | None = None
     family: str = "flow-matching"
 
     def __post_init__(self):
@@ -274,8 +289,12 @@ class FlowMatchingSpec:
         return UNet(self.unet) if self.network == "unet" else MLPDenoiser(self.mlp)
 
     def loss(self, model, x0: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+        """The flow-matching loss; for a reflow model x0 holds (B, 2, …) pairs: the teacher's sample, its noise."""
         labels = drop_labels(y, self.num_classes, self.label_dropout, generator)
-        loss = flow_matching_loss(model, x0, labels, generator)
+        if self.reflow_from:
+            loss = flow_matching_loss(model, x0[:, 0], labels, generator, noise=x0[:, 1])
+        else:
+            loss = flow_matching_loss(model, x0, labels, generator)
         return loss, {"loss": loss.item()}
 
     def preview(self, model, n: int, generator: torch.Generator, num_steps: int = 20) -> torch.Tensor:
@@ -283,6 +302,17 @@ class FlowMatchingSpec:
         x_1 = torch.randn((n, *self.sample_shape), generator=generator).to(device)
         y = (torch.arange(n, device=device) % self.num_classes) if self.num_classes else None
         return flow_sample(model, x_1, "euler", num_steps, y=y)
+
+
+def reflow_set(teacher: Callable, n: int, shape: tuple[int, ...], solver: str = "heun", num_steps: int = 50,
+               seed: int = 0, batch: int = 2048) -> torch.Tensor:
+    """Reflow's training pairs (n, 2, *shape) on the CPU: [the teacher's ODE sample, the noise it started from].
+    Trained on these, a new model's straight-line targets no longer cross, so its paths straighten (Liu et al. 2022,
+    Theorem 3.3) and few steps suffice."""
+    noise = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))
+    device = next(teacher.parameters()).device
+    samples = torch.cat([flow_sample(teacher, chunk.to(device), solver, num_steps).cpu() for chunk in noise.split(batch)])
+    return torch.stack([samples, noise], 1)
 
 
 def interpolate(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -395,9 +425,12 @@ def comparison_models(dataset: str) -> dict[str, tuple[str, str]]:
     """The flow-matching against DDIM comparison on `dataset`: label → (checkpoint, sampler). The flow-matching models
     copy the DDPMs' network and training recipe (playground.recipes)."""
     fm = "fm-fashion" if dataset == "fashion" else f"fm-{dataset}"
-    return {"flow matching, Euler": (fm, "euler"), "flow matching, Heun": (fm, "heun"),
-            "DDPM (cosine), DDIM": (f"ddpm-{dataset}-cosine", "ddim"),
-            "DDPM (linear), DDIM": (f"ddpm-{dataset}-linear", "ddim")}
+    models = {"flow matching, Euler": (fm, "euler"), "flow matching, Heun": (fm, "heun"),
+              "DDPM (cosine), DDIM": (f"ddpm-{dataset}-cosine", "ddim"),
+              "DDPM (linear), DDIM": (f"ddpm-{dataset}-linear", "ddim")}
+    if dataset in REFLOW_TOYS:
+        models["flow matching reflowed once, Euler"] = (f"fm-{dataset}-reflow", "euler")
+    return models
 
 
 def straightness(path: torch.Tensor) -> torch.Tensor:
@@ -441,8 +474,8 @@ class FlowReport:
     sw_normal_vs_normal: float  # … and of N(0, I) to itself (the floor at this many points)
     likelihood: dict  # `log_likelihood_check`
     check_points: torch.Tensor  # (k, 2) the points of the log-det check
-    logdet_layers: torch.Tensor  # (k,) Σ of the layers' log-scales
-    logdet_brute: torch.Tensor  # (k,) log|det J| from the full Jacobian
+    logdet_layers: torch.Tensor  # (k,) Σ of the layers' log-scales (float64)
+    logdet_brute: torch.Tensor  # (k,) log|det J| from the full Jacobian (float64)
     parameters: int
 
 
@@ -456,12 +489,12 @@ def realnvp_report(model: RealNVP, test: torch.Tensor, train: torch.Tensor, true
     with torch.no_grad():
         samples = model.sample(n_samples, torch.Generator().manual_seed(seed)).cpu()
         z = model(test_d)[0].cpu()
-        layers = model(test_d[:check])[1].cpu()
+    layers, brute = logdet_check(model, test[:check])
     axis, logp = density_grid(model)
     normal_a, normal_b = (torch.randn(len(z), z.shape[1], generator=torch.Generator().manual_seed(seed + k)) for k in (1, 2))
     return FlowReport(samples, z, axis, logp, deformation(model), gaussianity(z), sliced_wasserstein(z, normal_a),
                       sliced_wasserstein(normal_b, normal_a), log_likelihood_check(model, test_d, train, true_log_prob),
-                      test[:check], layers, brute_force_logdet(model, test_d[:check]).cpu(), parameter_count(model))
+                      test[:check], layers, brute, parameter_count(model))
 
 
 def ring8_log_prob(x: torch.Tensor, radius: float = 0.75, std: float = 0.05) -> torch.Tensor:
@@ -487,6 +520,6 @@ def gaussianity(z: torch.Tensor) -> dict:
 
 
 __all__ = ["RealNVPSpec", "RealNVP", "ActNorm", "AffineCoupling", "FlowMatchingSpec", "flow_steps", "flow_sample",
-           "flow_matching_loss", "interpolate", "ode_times", "straightness", "brute_force_logdet", "parameter_count",
-           "log_likelihood_check", "comparison_models", "FlowPath", "record_path", "FlowReport", "realnvp_report", "density_grid", "deformation", "ring8_log_prob", "TRUE_LOG_PROB", "gaussianity", "standard_normal_log_prob",
+           "flow_matching_loss", "interpolate", "ode_times", "straightness", "brute_force_logdet", "logdet_check", "parameter_count",
+           "log_likelihood_check", "comparison_models", "reflow_set", "FlowPath", "record_path", "FlowReport", "realnvp_report", "density_grid", "deformation", "ring8_log_prob", "TRUE_LOG_PROB", "gaussianity", "standard_normal_log_prob",
            "SOLVERS", "TIME_SCALE", "MAX_ODE_STEPS"]

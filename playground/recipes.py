@@ -1,7 +1,7 @@
 """The recipe of every shipped checkpoint: `python -m playground train NAME` reproduces it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .autoencoders import AutoencoderSpec
 from .clip import CLIPSpec
@@ -10,7 +10,7 @@ from .data import TOY2D
 from .diffusion.ddpm import DiffusionSpec
 from .diffusion.classifier import NoisyClassifierSpec
 from .diffusion.text import TextDiffusionSpec
-from .flows import FlowMatchingSpec, RealNVPSpec
+from .flows import REFLOW_TOYS, FlowMatchingSpec, RealNVPSpec
 from .gan import GANSpec
 from .unclip import UnCLIPSpec
 from .latent import KLAutoencoderSpec
@@ -182,8 +182,11 @@ FLOW_TOYS = ("moons", "ring8", "checkerboard", "spirals")  # toy sets with a shi
 
 
 def _realnvp(name: str) -> Recipe:
-    return Recipe(RealNVPSpec(num_layers=8, hidden_dim=128, hidden_layers=2, batch_size=256, lr=1e-3), name, steps=8000,
-                  n=8192, summary=f"RealNVP, 8 affine coupling layers with ActNorm, exact maximum likelihood, {name}")
+    """12 layers and 16,000 steps: with 8 layers and 8,000 the ring of 8 Gaussians kept KL(data ‖ flow) at 0.53 nats
+    (0.18 with these)."""
+    return Recipe(RealNVPSpec(num_layers=12, hidden_dim=128, hidden_layers=2, batch_size=256, lr=1e-3), name,
+                  steps=16000, n=8192,
+                  summary=f"RealNVP, 12 affine coupling layers with ActNorm, exact maximum likelihood, {name}")
 
 
 def _flow_matching_toy(name: str) -> Recipe:
@@ -208,6 +211,11 @@ def _flow_matching_fashion() -> Recipe:
 
 RECIPES.update({f"realnvp-{name}": _realnvp(name) for name in FLOW_TOYS})
 RECIPES.update({f"fm-{name}": _flow_matching_toy(name) for name in FLOW_TOYS})
+for _name in REFLOW_TOYS:  # one round of reflow: the same MLP and steps, on 8,192 pairs from fm-NAME's Heun-50 ODE
+    _teacher = RECIPES[f"fm-{_name}"]
+    RECIPES[f"fm-{_name}-reflow"] = Recipe(replace(_teacher.spec, reflow_from=f"fm-{_name}"), _name, steps=_teacher.steps,
+                                           n=_teacher.n, summary=f"2D MLP velocity field, flow matching reflowed once "
+                                                                 f"on 8,192 (sample, noise) pairs of fm-{_name}, {_name}")
 RECIPES["fm-fashion"] = _flow_matching_fashion()
 
 

@@ -202,3 +202,31 @@ def test_steps_comparison_rows_from_the_same_noise():
     assert [(r["method"], r["steps"], r["nfe"]) for r in rows] == [("fm", 2, 4), ("fm", 5, 10), ("ddim", 2, 2),
                                                                     ("ddim", 5, 5)]
     assert all(r["straightness"] >= 1 - 1e-6 and r["sliced_wasserstein"] > 0 for r in rows)
+
+
+class Teacher(torch.nn.Module):
+    """The closed-form Gaussian velocity field as a module (reflow asks a teacher for its device)."""
+
+    def __init__(self):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, t, y=None):
+        return gaussian_velocity(x, t)
+
+
+def test_reflow_pairs_each_noise_with_the_sample_its_ode_reached():
+    pairs = flows.reflow_set(Teacher().double(), 256, (2,), "heun", 100, seed=5, batch=100)
+    noise = torch.randn(256, 2, generator=torch.Generator().manual_seed(5))
+    assert pairs.shape == (256, 2, 2) and torch.equal(pairs[:, 1], noise)
+    # the Gaussian teacher's flow map is affine: x_0 = μ + σ ε exactly
+    assert torch.allclose(pairs[:, 0], MU + SIGMA * noise, atol=1e-3)
+
+
+def test_a_reflow_model_learns_the_straight_line_of_each_pair():
+    spec = flows.FlowMatchingSpec(network="mlp", reflow_from="fm-moons", label_dropout=0.0)
+    pairs = torch.stack([torch.full((8, 2), 0.5), torch.full((8, 2), -1.0)], 1)  # every pair: x_0 = 0.5, ε = −1
+
+    def constant(x_t, t, y):
+        return torch.full_like(x_t, -1.5)  # ε − x_0
+    assert float(spec.loss(constant, pairs, torch.zeros(8, dtype=torch.long), torch.Generator().manual_seed(0))[0]) == 0.0

@@ -23,7 +23,7 @@ def test_realnvp_report_checks_the_logdet_and_the_likelihood_on_the_ring():
     checks = _rows(view.logdet, "| (")
     assert len(checks) == realnvp.CHECK_POINTS
     for _, layers, brute, difference in checks:
-        assert abs(float(layers) - float(brute)) < 1e-3 and float(difference) < 1e-3
+        assert abs(float(layers) - float(brute)) < 1e-5 and float(difference) < 1e-9
     assert "the true density" in view.likelihood and "KL(data ‖ flow)" in view.likelihood
     nats = {row[0]: float(row[1]) for row in _rows(view.likelihood, "| the") + _rows(view.likelihood, "| kernel")}
     truth, flow = nats["the true density (a mixture of 8 Gaussians)"], nats["the flow, exact log p(x)"]

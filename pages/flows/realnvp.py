@@ -48,7 +48,7 @@ def _logdet_table(report) -> str:
                      zip(report.check_points.tolist(), report.logdet_layers.tolist(), report.logdet_brute.tolist()))
     return ("**The change-of-variables term, checked.** Σ log|det| from the layers (each layer's triangular "
             "Jacobian: the sum of its log-scales s, plus the ActNorms' −Σ log σ) against log|det ∂f/∂x| of the full "
-            "2×2 Jacobian, computed by autograd and `slogdet`:\n\n| test point x | from the layers | log\\|det J\\| "
+            "2×2 Jacobian, computed by autograd and `slogdet` (both in float64):\n\n| test point x | from the layers | log\\|det J\\| "
             f"(brute force) | difference |\n|---|---|---|---|\n{rows}")
 
 

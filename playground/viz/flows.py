@@ -103,7 +103,8 @@ def steps_figure(rows: list[dict], metric: str, label: str, reference: float | N
                                  hovertemplate="%{text}, NFE %{x}: %{y:.4g}<extra></extra>"))
     if reference is not None:
         fig.add_hline(y=reference, line=dict(color="#444444", dash="dash"), annotation_text="real vs real")
-    fig.update_xaxes(type="log", title="network evaluations (NFE)")
-    fig.update_layout(title=label, yaxis_title=label, height=380, margin=dict(l=50, r=10, t=50, b=40),
+    ticks = sorted({r["nfe"] for r in rows})
+    fig.update_xaxes(type="log", title="network evaluations per sample (NFE)", tickvals=ticks, ticktext=[str(t) for t in ticks])
+    fig.update_layout(title=label, height=380, margin=dict(l=50, r=10, t=50, b=40),
                       legend=dict(orientation="h", y=-0.25), **LAYOUT)
     return fig
