@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .data import Dataset
+from . import flows
 from .devices import device_of
 from .diffusion.samplers import ClassifierFree, ClassifierGuidance, denoise_steps
 from .diffusion.schedules import Schedule
@@ -82,6 +83,22 @@ def grid_steps(model: Callable, schedule: Schedule, shape: tuple[int, ...], labe
                             guidance=make_guidance(method, w, classifier),
                             generator=torch.Generator().manual_seed(int(seeds[0])), max_frames=max_frames,
                             clip_x0=clip_x0)
+
+
+def flow_grid_steps(model: Callable, shape: tuple[int, ...], label: int, scales: Sequence[float], seeds: Sequence[int],
+                    null, solver: str = "euler", num_steps: int = 20) -> Iterator:
+    """A flow-matching model's grid with classifier-free guidance (ṽ = v_uncond + w (v_cond − v_uncond), the same
+    `ClassifierFree` object as for diffusion): rows are `scales`, columns `seeds`, cell (r, c) is batch index
+    r · len(seeds) + c and starts from `column_noise(shape, seeds)[c]`. Yields `flows.flow_steps`' steps;
+    `null(n)` gives the unconditional input for n examples (e.g. `Loaded.null_condition`)."""
+    scales = check_scales(scales)
+    if not 1 <= len(seeds) <= MAX_SEEDS:
+        raise ValueError(f"give 1 to {MAX_SEEDS} seeds, got {len(seeds)}")
+    device = device_of(model)
+    x_1 = column_noise(shape, seeds).repeat(len(scales), *[1] * len(shape)).to(device)
+    w = torch.tensor(scales, dtype=torch.float64).repeat_interleave(len(seeds))
+    y = torch.full((len(x_1),), int(label), dtype=torch.long, device=device)
+    return flows.flow_steps(model, x_1, solver, num_steps, y=y, guidance=ClassifierFree(w, null=null(len(x_1))))
 
 
 def clipped_per_row(trajectory: Trajectory, rows: int) -> list[float] | None:

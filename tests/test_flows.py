@@ -230,3 +230,22 @@ def test_a_reflow_model_learns_the_straight_line_of_each_pair():
     def constant(x_t, t, y):
         return torch.full_like(x_t, -1.5)  # ε − x_0
     assert float(spec.loss(constant, pairs, torch.zeros(8, dtype=torch.long), torch.Generator().manual_seed(0))[0]) == 0.0
+
+
+def test_a_guided_flow_grid_shares_noise_down_columns_and_w_0_is_unconditional():
+    from playground.guidance import flow_grid_steps
+
+    class Conditional(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x, t, y):
+            return gaussian_velocity(x, t) + (y != 9).to(x.dtype)[:, None] * 0.5 * (y[:, None].to(x.dtype) + 1)
+
+    null = lambda n: torch.full((n,), 9)  # noqa: E731
+    steps = list(flow_grid_steps(Conditional(), (2,), 3, [0.0, 1.0, 1.0], [4, 5], null, "euler", 5))
+    x = steps[-1].x_t  # (3 rows · 2 seeds, 2)
+    assert torch.equal(x[2:4], x[4:6])  # the same scale and noise: the same cell
+    x_1 = torch.stack([torch.randn(2, generator=torch.Generator().manual_seed(s)) for s in (4, 5)])
+    assert torch.allclose(x[0:2], flows.flow_sample(Conditional(), x_1, "euler", 5, y=torch.full((2,), 9)), atol=1e-6)

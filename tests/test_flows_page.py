@@ -43,8 +43,8 @@ def test_flow_matching_paths_step_through_and_are_nearly_straight():
 
 
 def test_the_guided_fashion_grid_streams_to_the_last_step():
-    updates = list(matching.generate_fashion(7, 3.0, "euler", 6, 4, 0))
-    assert "step 6 of 6" in updates[-1].text and "24 network evaluations" in updates[-1].text
+    updates = list(matching.generate_fashion(7, "0, 1, 3", 3, "heun", 4))
+    assert "step 4 of 4" in updates[-1].text and "16 network evaluations" in updates[-1].text
     assert updates[-1].x.shape[2] == 3 and updates[-1].x0 is not None
 
 
@@ -75,8 +75,10 @@ def test_training_a_realnvp_live_adds_it_to_this_browsers_menu():
     (lambda: matching.sample_paths("fm-moons", "rk4", 8, 200, 0, {}), "solver"),
     (lambda: matching.sample_paths("fm-moons", "euler", 8, 10**6, 0, {}), "points"),
     (lambda: matching.show_frame(3, None), "Sample first"),
-    (lambda: list(matching.generate_fashion(12, 3.0, "euler", 6, 4, 0)), "class"),
-    (lambda: list(matching.generate_fashion(7, float("nan"), "euler", 6, 4, 0)), "guidance scale"),
+    (lambda: list(matching.generate_fashion(12, "1, 3", 4, "euler", 6)), "class"),
+    (lambda: list(matching.generate_fashion(7, "1, nan", 4, "euler", 6)), "finite"),
+    (lambda: list(matching.generate_fashion(7, "1, 3", 40, "euler", 6)), "seeds"),
+    (lambda: list(matching.generate_fashion(7, "1, 2, 3, 4, 5, 6, 7, 8", 8, "heun", 100)), "network calls"),
     (lambda: list(compare.measure("fashion", [5, 10, 20, 50], 100, 0)), "network calls"),
     (lambda: list(compare.measure("ring8", [7], 100, 0)), "step counts"),
 ])
@@ -88,7 +90,7 @@ def test_bad_input_is_refused_with_a_clear_message(call, message):
 @pytest.mark.parametrize("args, api, message", [
     (("realnvp-moons; rm -rf /",), "/flows_realnvp", "model must be one of"),
     (("fm-moons", "euler", 10_000, 100, 0), "/flows_paths", "steps|greater than maximum"),
-    ((7, 100.0, "euler", 10, 4, 0), "/flows_fashion", "guidance scale|greater than maximum"),
+    ((7, "1, 1000", 4, "euler", 10), "/flows_fashion", "within"),
 ])
 def test_the_api_refuses_bad_requests(server_url, args, api, message):
     client = Client(server_url, verbose=False)

@@ -7,19 +7,18 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from playground import data, flows
-from playground.diffusion.samplers import ClassifierFree
+from playground import data, flows, guidance, viz
 from playground.metrics import sliced_wasserstein
 from playground.nn import MLPConfig
 from playground.viz import flows as flow_viz
 
-from ..common import (CHEAP, EXPENSIVE, ImageView, TrainJob, TrainPanel, check_choice, check_cost, check_float,
+from ..common import (CHEAP, EXPENSIVE, TrainJob, TrainPanel, check_choice, check_cost, check_float,
                       check_int, check_seed, real_data, session_state, shipped, throttle, user_errors, view_for)
+from ..guidance import parse_scales
 from .shared import DATASET_TITLES, FM_FASHION, FM_POINTS_MENU
 
-MAX_POINTS, MAX_IMAGES, MAX_STEPS = 2000, 32, 100
+MAX_POINTS, MAX_STEPS = 2000, 100
 CAPS = {name: dict(steps=5000, batch=1024) for name in data.TOY2D}
-MAX_SCALE = 20.0
 
 
 class PathsUpdate(NamedTuple):
@@ -76,24 +75,28 @@ class GridUpdate(NamedTuple):
 
 
 @user_errors
-def generate_fashion(label, scale, solver, steps, n, seed):
-    """Stream a class-conditional Fashion-MNIST grid out of noise, with classifier-free guidance at `scale`."""
+def generate_fashion(label, scales_text, n_seeds, solver, steps):
+    """Stream a class-conditional Fashion-MNIST grid out of noise: rows are guidance scales w, columns seeds that
+    share their starting noise down the column."""
     handle = shipped(FM_FASHION)
     label = check_int(label, "class", 0, handle.num_classes - 1)
-    scale = check_float(scale, "guidance scale w", -MAX_SCALE, MAX_SCALE)
+    scales = parse_scales(scales_text)
+    n_seeds = check_int(n_seeds, "seeds", 1, guidance.MAX_SEEDS)
     check_choice(solver, "solver", list(flows.SOLVERS))
-    steps, n, seed = check_int(steps, "steps", 1, MAX_STEPS), check_int(n, "images", 1, MAX_IMAGES), check_seed(seed)
-    evaluations = steps * flows.SOLVERS[solver] * (2 if scale != 1 else 1)
-    check_cost(n, evaluations, "image", "This grid")
-    guidance = ClassifierFree(scale, null=handle.null_condition(n)) if scale != 1 else None
-    view, ready = ImageView(), throttle(0.3)
-    name = handle.class_names[label]
-    for k, step in enumerate(flows.flow_steps(handle.model, handle.noise(n, seed), solver, steps,
-                                              y=handle.labels(n, label), guidance=guidance), start=1):
+    steps = check_int(steps, "steps", 1, MAX_STEPS)
+    images, evaluations = len(scales) * n_seeds, 2 * steps * flows.SOLVERS[solver]  # CFG: two passes a call
+    check_cost(images, evaluations, "image", "This grid")
+    ready, name = throttle(0.3), handle.class_names[label]
+    rows, seeds = [f"w = {w:g}" for w in scales], [f"seed {k}" for k in range(n_seeds)]
+    for k, step in enumerate(guidance.flow_grid_steps(handle.model, handle.sample_shape, label, scales,
+                                                      list(range(n_seeds)), handle.null_condition, solver, steps),
+                             start=1):
         if ready() or k == steps:
-            yield GridUpdate(view.samples(step.x_t.cpu()), view.samples(step.x0.cpu()),
-                             f"{name}, w = {scale:g}: step {k} of {steps} (t = {step.t:.2f} → "
-                             f"{step.t - 1 / steps:.2f}), {evaluations} network evaluations per image in all.")
+            t = "t = 0: the samples" if k == steps else f"t = {step.t - 1 / steps:.2f}"
+            yield GridUpdate(viz.labelled_grid(step.x_t.cpu(), n_seeds, rows, f"x, {t}", seeds),
+                             viz.labelled_grid(step.x0.cpu(), n_seeds, rows, "x̂₀ = x − t v at this step", seeds),
+                             f"{name}: step {k} of {steps}, {evaluations} network evaluations per image "
+                             f"({solver}, classifier-free guidance: conditional and unconditional in one batch).")
 
 
 def make_job(dataset, steps, batch, lr, seed) -> TrainJob:
@@ -135,22 +138,24 @@ def build(my_models: gr.State) -> gr.Dropdown:
     button.click(sample_paths, [menu, solver, steps, n, seed, my_models], [plot, text, frame, run], api_name="flows_paths", **EXPENSIVE)
     frame.input(show_frame, [frame, run], [plot, text], api_name="flows_paths_frame", **CHEAP)
 
-    gr.Markdown("### On Fashion-MNIST, with classifier-free guidance")
+    gr.Markdown("### On Fashion-MNIST, with classifier-free guidance\nThe same guidance object as /guidance, on the "
+                "velocity: $\\tilde v = v_\\theta(x, t, \\varnothing) + w\\,(v_\\theta(x, t, y) - v_\\theta(x, t, "
+                "\\varnothing))$. Rows are scales w (1: the plain conditional model), columns seeds: every cell of a "
+                "column starts from the same noise.", latex_delimiters=[{"left": "$", "right": "$", "display": False}])
     with gr.Row():
         label = gr.Dropdown([(c, k) for k, c in enumerate(data.class_names("fashion"))], value=7, label="Class")
-        scale = gr.Slider(0, 8, value=2, step=0.5, label="Guidance scale w (1: the plain conditional model)")
+        scales = gr.Textbox("0, 1, 2, 4", label="Scales w (rows)", elem_id="flows-fm-scales")
+        seeds = gr.Slider(1, guidance.MAX_SEEDS, value=6, step=1, label="Seeds (columns)")
         grid_solver = gr.Radio(list(flows.SOLVERS), value="euler", label="ODE solver")
         grid_steps = gr.Slider(1, MAX_STEPS, value=20, step=1, label="Steps K")
-        grid_n = gr.Slider(1, MAX_IMAGES, value=16, step=1, label="Images")
-        grid_seed = gr.Number(0, precision=0, minimum=0, label="Seed")
     with gr.Row():
         go = gr.Button("Generate", variant="primary", elem_id="flows-fm-generate")
         stop = gr.Button("Stop", elem_id="flows-fm-stop")
     with gr.Row():
-        x_image = gr.Image(label="x at this step", format="png", interactive=False, elem_id="flows-fm-x")
-        x0_image = gr.Image(label="x̂₀ = x − t v (where the straight line lands)", format="png", interactive=False)
+        x_image = gr.Image(show_label=False, format="png", interactive=False, elem_id="flows-fm-x")
+        x0_image = gr.Image(show_label=False, format="png", interactive=False)
     grid_text = gr.Markdown(elem_id="flows-fm-grid-text")
-    generating = go.click(generate_fashion, [label, scale, grid_solver, grid_steps, grid_n, grid_seed],
+    generating = go.click(generate_fashion, [label, scales, seeds, grid_solver, grid_steps],
                           [x_image, x0_image, grid_text], api_name="flows_fashion", **EXPENSIVE)
     stop.click(None, None, None, cancels=[generating], queue=False)
 
