@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn import datasets as skd
 
 from .base import Dataset
 
@@ -18,18 +17,25 @@ TOY2D_TITLES = {
 _TEST_SEED_OFFSET = 10_000
 
 
+def _sklearn():
+    """scikit-learn's dataset generators, imported when first used (the import takes about a second, and the app's
+    cold start should not wait for it)."""
+    from sklearn import datasets
+    return datasets
+
+
 def _moons(n, rng):
-    xy, y = skd.make_moons(n, noise=0.06, random_state=int(rng.integers(2**31)))
+    xy, y = _sklearn().make_moons(n, noise=0.06, random_state=int(rng.integers(2**31)))
     return (xy - [0.5, 0.25]) / 1.7, y, ["upper moon", "lower moon"]
 
 
 def _circles(n, rng):
-    xy, y = skd.make_circles(n, noise=0.04, factor=0.5, random_state=int(rng.integers(2**31)))
+    xy, y = _sklearn().make_circles(n, noise=0.04, factor=0.5, random_state=int(rng.integers(2**31)))
     return xy / 1.15, y, ["outer circle", "inner circle"]
 
 
 def _swissroll(n, rng):
-    xyz, position = skd.make_swiss_roll(n, noise=0.3, random_state=int(rng.integers(2**31)))
+    xyz, position = _sklearn().make_swiss_roll(n, noise=0.3, random_state=int(rng.integers(2**31)))
     # label = which quarter of the roll's length a point lies on, from the centre outwards
     y = np.digitize(position, np.quantile(np.linspace(1.5 * np.pi, 4.5 * np.pi, 1001), [0.25, 0.5, 0.75]))
     return xyz[:, [0, 2]] / 14.0, y, ["innermost quarter", "second quarter", "third quarter", "outer quarter"]
