@@ -151,7 +151,9 @@ class RealNVP(nn.Module):
         trace[-1] = z  # x itself, after the first ActNorm's inverse too
         return trace
 
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """x = f⁻¹(z) for n draws z ~ N(0, I) from the (CPU) generator."""
         device = next(self.parameters()).device
         return self.inverse(torch.randn(n, self.data_dim, generator=generator).to(device))
 
