@@ -1,5 +1,5 @@
-"""Command line: `python -m playground list | train NAME | sample NAME | clip-score NAME | compare-flows | bench |
-loadtest`."""
+"""Command line: `python -m playground list | train NAME | sample NAME | clip-score NAME | compare-flows | gan-ablation |
+bench | loadtest`."""
 from __future__ import annotations
 
 import argparse
@@ -344,6 +344,23 @@ def cmd_compare_flows(args) -> int:
     return 0
 
 
+def cmd_gan_ablation(args) -> int:
+    """Mode collapse on the ring, counted: loss × spectral norm × learning rate over seeds, as a Markdown table."""
+    from . import evaluate
+
+    rows = evaluate.gan_ablation(seeds=tuple(range(args.seeds)), iterations=args.iterations)
+    print("| loss | spectral norm on D | lr (G and D) | modes covered, per seed | mean | high-quality share, mean |")
+    print("|---|---|---|---|---|---|")
+    for key in dict.fromkeys((r["loss"], r["spectral_norm"], r["lr"]) for r in rows):
+        mine = [r for r in rows if (r["loss"], r["spectral_norm"], r["lr"]) == key]
+        covered = [r["modes_covered"] for r in mine]
+        print(f"| {key[0]} | {'on' if key[1] else 'off'} | {key[2]:g} | {', '.join(map(str, covered))} | "
+              f"{sum(covered) / len(covered):.1f} | {sum(r['high_quality'] for r in mine) / len(mine):.0%} |", flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from . import bench
 
@@ -406,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
     compare.add_argument("--out", help="also write the rows as JSON here")
     compare.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     compare.set_defaults(run=cmd_compare_flows)
+    ablation = commands.add_parser("gan-ablation", help="mode collapse on the ring: loss × spectral norm × lr, over seeds")
+    ablation.add_argument("--seeds", type=int, default=3)
+    ablation.add_argument("--iterations", type=int, default=2000)
+    ablation.add_argument("--out", help="also write the runs as JSON here")
+    ablation.set_defaults(run=cmd_gan_ablation)
     load = commands.add_parser("loadtest", help="simulate a class against a fresh app on 127.0.0.1 (bounded, stops by itself)")
     load.add_argument("--students", type=int, default=30)
     load.add_argument("--seconds", type=float, default=60.0)

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from . import autoencoders, data, flows, prior, vq
+from . import autoencoders, data, flows, gan, prior, vq
 from .diffusion import make_schedule
 from .diffusion.samplers import denoise_steps, sample
 from .metrics import class_fidelity, diversity, features_and_probs, frechet_distance, sliced_wasserstein
@@ -106,6 +106,36 @@ def fashion_quality(model, spec, classifier, n_per_class: int = 50, num_steps: i
     real = data.load("fashion", "test", n=len(labels), seed=seed)
     return {**image_quality(samples, labels, classifier, real), "eval_samples": len(labels),
             "eval_sampler": f"{sampler}-{num_steps}{', eta 0' if sampler == 'ddim' else ''}, own label, no guidance"}
+
+
+def gan_spec_2d(loss: str, spectral_norm: bool, lr: float, latent_dim: int = 8, paper_wgan: bool = True):
+    """The 2D MLP GAN of the /gan page. With paper_wgan, WGAN-GP takes its paper's optimiser and critic steps (Adam
+    β = (0, 0.9), n_critic = 5; Gulrajani et al. 2017, Algorithm 1); every other loss DCGAN's β = (0.5, 0.999) and
+    one D step per G step."""
+    wgan = loss == "wgan-gp" and paper_wgan
+    return gan.GANSpec(network="mlp", loss=loss, spectral_norm=spectral_norm, lr=lr, d_lr=lr, latent_dim=latent_dim,
+                       batch_size=256, adam_beta1=0.0 if wgan else 0.5, adam_beta2=0.9 if wgan else 0.999,
+                       d_steps=5 if wgan else 1)
+
+
+def gan_ablation(losses=gan.LOSSES, spectral=(False, True), lrs=(1e-3, 2e-4), seeds=(0, 1, 2), iterations: int = 2000,
+                 n: int = 2000) -> list[dict]:
+    """Mode collapse on the ring of 8 Gaussians, counted for every loss × spectral norm on D × learning rate over
+    several seeds: per run the modes covered and the share of high-quality samples (`gan.mode_coverage`) of n
+    samples after `iterations` G updates."""
+    from .train import train
+
+    ring = data.load("ring8", "train", n=4096, seed=0)
+    rows = []
+    for loss in losses:
+        for sn in spectral:
+            for lr in lrs:
+                for seed in seeds:
+                    model, _ = train(gan_spec_2d(loss, sn, lr), ring, iterations, seed=seed, device="cpu")
+                    coverage = gan.mode_coverage(model.sample(n, torch.Generator().manual_seed(seed)).numpy())
+                    rows.append({"loss": loss, "spectral_norm": sn, "lr": lr, "seed": seed,
+                                 "modes_covered": coverage["modes_covered"], "high_quality": coverage["high_quality"]})
+    return rows
 
 
 def realnvp_quality(model, spec, dataset: str, n: int = 2000, seed: int = 0) -> dict:

@@ -39,7 +39,7 @@ from .devices import default_device, device_of
 
 LOSSES = ("minimax", "nonsaturating", "hinge", "wgan-gp")
 LOSS_TITLES = {"minimax": "original minimax", "nonsaturating": "non-saturating",
-               "hinge": "hinge + spectral norm", "wgan-gp": "WGAN-GP"}
+               "hinge": "hinge", "wgan-gp": "WGAN-GP"}
 
 
 @dataclass
@@ -59,7 +59,8 @@ class GANSpec:
     d_steps: int = 1  # D updates per G update
     lr: float = 2e-4  # G's Adam learning rate
     d_lr: float = 2e-4  # D's Adam learning rate
-    adam_beta1: float = 0.5  # Adam β₁ (0.5 as in DCGAN, Radford et al. 2016)
+    adam_beta1: float = 0.5  # Adam β₁ (0.5 as in DCGAN, Radford et al. 2016; WGAN-GP's paper uses 0)
+    adam_beta2: float = 0.999  # Adam β₂ (WGAN-GP's paper uses 0.9)
     batch_size: int = 128  # real examples per D step
     ema_decay: float = 0.0  # no weight averaging
     grad_clip: float = 0.0  # no gradient clipping
@@ -70,7 +71,8 @@ class GANSpec:
             raise ValueError(f"network must be 'mlp' or 'dcgan', got {self.network!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
-        for name, lo, hi in (("lr", 1e-6, 1.0), ("d_lr", 1e-6, 1.0), ("gp_weight", 0.0, 1000.0), ("adam_beta1", 0.0, 0.999)):
+        for name, lo, hi in (("lr", 1e-6, 1.0), ("d_lr", 1e-6, 1.0), ("gp_weight", 0.0, 1000.0), ("adam_beta1", 0.0, 0.999),
+                             ("adam_beta2", 0.0, 0.9999)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                     or not lo <= value <= hi:
@@ -92,7 +94,7 @@ class GANSpec:
         return GAN(self)
 
     def optimizers(self, model: "GAN") -> list[torch.optim.Optimizer]:
-        betas = (self.adam_beta1, 0.999)
+        betas = (self.adam_beta1, self.adam_beta2)
         return [torch.optim.Adam(model.discriminator.parameters(), lr=self.d_lr, betas=betas),
                 torch.optim.Adam(model.generator.parameters(), lr=self.lr, betas=betas)]
 
@@ -175,7 +177,7 @@ class GAN(nn.Module):
     def __init__(self, spec: GANSpec):
         super().__init__()
         self.latent_dim = spec.latent_dim
-        sn = nn.utils.parametrizations.spectral_norm if spec.spectral_norm or spec.loss == "hinge" else (lambda m: m)
+        sn = nn.utils.parametrizations.spectral_norm if spec.spectral_norm else (lambda m: m)
         if spec.network == "mlp":
             self.generator = _mlp(spec.latent_dim, spec.hidden, spec.layers, 2, lambda m: m)
             self.discriminator = _mlp(2, spec.hidden, spec.layers, 1, sn)

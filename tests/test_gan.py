@@ -148,3 +148,17 @@ def test_latent_line_and_patch_probabilities():
     torch.testing.assert_close(x[0], model(z_a)[0].detach())  # λ = 0 is G(z_a)
     p = gan.patch_probabilities(model, x[:2])
     assert p.shape == (2, 7, 7) and 0 < p.min() <= p.max() < 1
+
+
+def test_the_ablation_counts_modes_for_every_setting_and_wgan_gp_takes_its_papers_optimiser():
+    from playground import evaluate
+    spec = evaluate.gan_spec_2d("wgan-gp", False, 1e-4)
+    assert (spec.adam_beta1, spec.adam_beta2, spec.d_steps) == (0.0, 0.9, 5)
+    assert (evaluate.gan_spec_2d("hinge", False, 1e-3).spectral_norm, evaluate.gan_spec_2d("hinge", True, 1e-3).d_steps) == (False, 1)
+    rows = evaluate.gan_ablation(losses=("hinge",), spectral=(False, True), lrs=(1e-3,), seeds=(0, 1), iterations=5, n=200)
+    assert [(r["spectral_norm"], r["seed"]) for r in rows] == [(False, 0), (False, 1), (True, 0), (True, 1)]
+    assert all(0 <= r["modes_covered"] <= 8 and 0 <= r["high_quality"] <= 1 for r in rows)
+    sn = gan.GANSpec(network="mlp", spectral_norm=True).build().discriminator
+    plain = gan.GANSpec(network="mlp", loss="hinge").build().discriminator  # hinge no longer brings spectral norm
+    assert any("parametrizations" in name for name, _ in sn.named_modules())
+    assert not any("parametrizations" in name for name, _ in plain.named_modules())

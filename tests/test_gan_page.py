@@ -111,9 +111,19 @@ def test_the_green_arrows_are_labelled_as_the_force_not_the_motion():
         assert "push" not in words, words
 
 
-def test_presets_set_the_controls():
-    assert page_gan.preset("covers")[:2] == ("ring8", "nonsaturating")
-    assert page_gan.preset("collapses")[1] == page_gan.PRESETS["collapses"]["loss"]
+def test_presets_set_the_controls_and_differ_in_spectral_norm_alone():
+    covers, collapses = page_gan.preset("covers"), page_gan.preset("collapses")
+    assert covers[:2] == ("ring8", "nonsaturating") and covers[-1] is False and collapses[-1] is True
+    assert covers[:-1] == collapses[:-1]  # what the ablation supports: spectral norm on D is the cause, not the loss
+
+
+def test_spectral_norm_and_wgan_gps_optimiser_reach_the_run():
+    run = page_gan.reset2d(**SETTINGS, spectral_norm=True).run
+    assert run.spec.spectral_norm and "spectral norm on D" in page_gan.reset2d(**SETTINGS, spectral_norm=True).status
+    wgan = page_gan.reset2d(**{**SETTINGS, "loss": "wgan-gp"}).run
+    assert (wgan.spec.adam_beta1, wgan.spec.adam_beta2) == (0.0, 0.9)
+    with pytest.raises(gr.Error, match="spectral norm must be on or off"):
+        page_gan.reset2d(**SETTINGS, spectral_norm="yes")
 
 
 def test_the_collapse_preset_covers_fewer_modes_than_the_covering_one():

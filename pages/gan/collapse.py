@@ -23,7 +23,8 @@ class Collapse(NamedTuple):
 
 def _settings(name: str) -> str:
     p = PRESETS[name]
-    return f"{gan.LOSS_TITLES[p['loss']]}, lr G {p['lr']:g} / D {p['d_lr']:g}"
+    return (f"{gan.LOSS_TITLES[p['loss']]}{' + spectral norm on D' if p['spectral_norm'] else ''}, "
+            f"lr G {p['lr']:g} / D {p['d_lr']:g}")
 
 
 @user_errors
@@ -44,7 +45,7 @@ def collapse_side_by_side(iters, seed, progress=gr.Progress()) -> Collapse:
             counted["quality"].append(c["high_quality"])
             progress((k + event.step / iters) / len(PRESETS), desc=f"{name}: iteration {event.step}")
         finals[name] = event.model.sample(1000, torch.Generator().manual_seed(0)).cpu().numpy()
-    figure = gan_viz.collapse_figure({f"“{n}” preset: {gan.LOSS_TITLES[PRESETS[n]['loss']]}": c
+    figure = gan_viz.collapse_figure({f"“{n}” preset: {_settings(n)}": c
                                       for n, c in curves.items()})
     rows = [f"| {n} | {_settings(n)} | {c['covered'][-1]} of 8 | {c['quality'][-1]:.0%} | "
             f"{min(c['covered'])}–{max(c['covered'])} |" for n, c in curves.items()]
@@ -55,7 +56,10 @@ def collapse_side_by_side(iters, seed, progress=gr.Progress()) -> Collapse:
 
 
 def build_tab(page: gr.Blocks) -> None:
-    gr.Markdown("Both presets on the ring of 8 Gaussians from the same seed, counted as they train.")
+    gr.Markdown("Both presets on the ring of 8 Gaussians from the same seed, counted as they train. They differ in one "
+                "switch, spectral norm on D. Measured over losses and seeds (docs/gan.md): at learning rate 1e-3, the "
+                "minimax, non-saturating and hinge losses covered all 8 modes in 9 of 9 runs without spectral norm, "
+                "and at most 1 mode in 9 of 9 runs with it. The loss is not the cause.")
     with gr.Row():
         iters = gr.Slider(100, 4000, value=2000, step=100, label="Iterations")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed")

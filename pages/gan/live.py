@@ -20,10 +20,13 @@ from ..common import (CHEAP, EXPENSIVE, check_choice, check_float, check_int, ch
                       user_errors)
 
 TOYS = {"ring8": "ring of 8 Gaussians", "moons": "two moons", "swissroll": "swiss roll", "checkerboard": "checkerboard"}
-# Two settings a teacher can show in class; measured on ring8 with seed 0 (README, "Mode collapse, measured").
+# Two settings a teacher can show in class, which differ in one thing only: spectral norm on D. The ablation over
+# loss × spectral norm × learning rate × 3 seeds (`python -m playground gan-ablation`, docs/gan.md) supports exactly
+# this: at lr 1e-3, minimax, non-saturating and hinge covered 8 of 8 modes in all 9 runs without spectral norm and 0–1
+# in all 9 runs with it.
 PRESETS = {
-    "covers": dict(loss="nonsaturating", lr=1e-3, d_lr=1e-3, d_steps=1, latent=8),
-    "collapses": dict(loss="hinge", lr=1e-3, d_lr=1e-3, d_steps=1, latent=8),
+    "covers": dict(loss="nonsaturating", lr=1e-3, d_lr=1e-3, d_steps=1, latent=8, spectral_norm=False),
+    "collapses": dict(loss="nonsaturating", lr=1e-3, d_lr=1e-3, d_steps=1, latent=8, spectral_norm=True),
 }
 MAX_ITERS = 5000  # per press of Train
 VIEW_POINTS = 400  # generated points drawn (a fixed z, so they move smoothly)
@@ -44,18 +47,24 @@ class Live(NamedTuple):
     run: LiveRun | None  # this browser's run
 
 
-def spec2d(loss, lr, d_lr, d_steps, latent) -> GANSpec:
-    """The 2D MLP GAN of these settings, each checked."""
-    return GANSpec(network="mlp", loss=check_choice(loss, "loss", gan.LOSSES),
+def spec2d(loss, lr, d_lr, d_steps, latent, spectral_norm=False) -> GANSpec:
+    """The 2D MLP GAN of these settings, each checked. WGAN-GP takes its paper's Adam β = (0, 0.9) (Gulrajani et al.
+    2017, Algorithm 1); the other losses DCGAN's (0.5, 0.999)."""
+    loss = check_choice(loss, "loss", gan.LOSSES)
+    if not isinstance(spectral_norm, bool):
+        raise gr.Error(f"spectral norm must be on or off (true or false), got {spectral_norm!r}.")
+    wgan = loss == "wgan-gp"
+    return GANSpec(network="mlp", loss=loss, spectral_norm=spectral_norm,
                    lr=check_float(lr, "G learning rate", 1e-5, 0.1), d_lr=check_float(d_lr, "D learning rate", 1e-5, 0.1),
                    d_steps=check_int(d_steps, "D steps per G step", 1, 10), latent_dim=check_int(latent, "latent size", 1, 64),
-                   batch_size=256, adam_beta1=0.5)
+                   batch_size=256, adam_beta1=0.0 if wgan else 0.5, adam_beta2=0.9 if wgan else 0.999)
 
 
-def run_for(run: LiveRun | None, dataset, loss, lr, d_lr, d_steps, latent, seed, fresh: bool = False) -> LiveRun:
+def run_for(run: LiveRun | None, dataset, loss, lr, d_lr, d_steps, latent, seed, spectral_norm=False,
+            fresh: bool = False) -> LiveRun:
     """This browser's run; a new one when asked, when there is none, or when a setting changed."""
     check_choice(dataset, "dataset", list(TOYS))
-    spec, seed = spec2d(loss, lr, d_lr, d_steps, latent), check_seed(seed)
+    spec, seed = spec2d(loss, lr, d_lr, d_steps, latent, spectral_norm), check_seed(seed)
     if fresh or run is None or (run.data.name, run.spec, run.seed) != (dataset, spec, seed):
         run = LiveRun.start(spec, data.load(dataset, "train", n=4096, seed=seed), seed, VIEW_POINTS)
     return run
@@ -66,7 +75,8 @@ def show(run: LiveRun, plots: bool = True) -> Live:
     slowly than a picture)."""
     spec, coverage = run.spec, run.count_modes()
     status = (f"Iteration {run.iteration} ({run.d_updates} D updates, {run.g_updates} G updates) · "
-              f"{gan.LOSS_TITLES[spec.loss]} · lr G {spec.lr:g}, D {spec.d_lr:g} · {spec.d_steps} D step(s) per G step")
+              f"{gan.LOSS_TITLES[spec.loss]}{' + spectral norm on D' if spec.spectral_norm else ''} · lr G {spec.lr:g}, "
+              f"D {spec.d_lr:g} · {spec.d_steps} D step(s) per G step · Adam β = ({spec.adam_beta1:g}, {spec.adam_beta2:g})")
     if coverage is not None:
         status += (f" · **{coverage['modes_covered']} of 8 modes covered**, {coverage['high_quality']:.0%} of samples "
                    f"high quality")
@@ -80,10 +90,10 @@ def show(run: LiveRun, plots: bool = True) -> Live:
 
 
 @user_errors
-def train2d(dataset, loss, lr, d_lr, d_steps, latent, seed, iters, run=None):
+def train2d(dataset, loss, lr, d_lr, d_steps, latent, seed, spectral_norm=False, iters=2000, run=None):
     """Train (or go on training) this browser's 2D GAN, redrawing several times a second; Pause cancels it."""
     iters = check_int(iters, "iterations", 1, MAX_ITERS)
-    run = run_for(run, dataset, loss, lr, d_lr, d_steps, latent, seed)
+    run = run_for(run, dataset, loss, lr, d_lr, d_steps, latent, seed, spectral_norm)
     picture_ready, plots_ready = throttle(PICTURE_EVERY_S), throttle(PLOTS_EVERY_S)
     picture_ready(), plots_ready()
     yield show(run)
@@ -104,23 +114,23 @@ def paused(run=None):
 
 
 @user_errors
-def single_step(which, dataset, loss, lr, d_lr, d_steps, latent, seed, run=None):
+def single_step(which, dataset, loss, lr, d_lr, d_steps, latent, seed, spectral_norm=False, run=None):
     """One D update or one G update of this browser's run (the other network is held fixed)."""
     which = check_choice(which, "step", ["D", "G"])
-    run = run_for(run, dataset, loss, lr, d_lr, d_steps, latent, seed)
+    run = run_for(run, dataset, loss, lr, d_lr, d_steps, latent, seed, spectral_norm)
     run.d_step() if which == "D" else run.g_step()
     return show(run)
 
 
 @user_errors
-def reset2d(dataset, loss, lr, d_lr, d_steps, latent, seed):
+def reset2d(dataset, loss, lr, d_lr, d_steps, latent, seed, spectral_norm=False):
     """A fresh run for this browser (another browser's run is not touched)."""
-    return show(run_for(None, dataset, loss, lr, d_lr, d_steps, latent, seed, fresh=True))
+    return show(run_for(None, dataset, loss, lr, d_lr, d_steps, latent, seed, spectral_norm, fresh=True))
 
 
 def preset(name):
     p = PRESETS[name]
-    return "ring8", p["loss"], p["lr"], p["d_lr"], p["d_steps"], p["latent"]
+    return "ring8", p["loss"], p["lr"], p["d_lr"], p["d_steps"], p["latent"], p["spectral_norm"]
 
 
 def build_tab(page: gr.Blocks) -> None:
@@ -136,6 +146,7 @@ def build_tab(page: gr.Blocks) -> None:
             d_steps = gr.Slider(1, 10, value=1, step=1, label="D steps per G step", scale=2)
             latent = gr.Slider(1, 64, value=8, step=1, label="Latent size", scale=2)
             iters = gr.Slider(50, MAX_ITERS, value=2000, step=50, label="Iterations per Train", scale=2)
+            spectral_norm = gr.Checkbox(False, label="Spectral norm on D", scale=1, elem_id="gan-sn")
             covers = gr.Button("Preset: covers all modes", elem_id="gan-preset-covers", scale=1)
             collapses = gr.Button("Preset: collapses", elem_id="gan-preset-collapses", scale=1)
         with gr.Row():
@@ -152,7 +163,7 @@ def build_tab(page: gr.Blocks) -> None:
             coverage = gr.Plot(label="Modes covered over training (ring of 8 only)")
     run = session_state(None)
 
-    settings = [dataset, loss, lr, d_lr, d_steps, latent, seed]
+    settings = [dataset, loss, lr, d_lr, d_steps, latent, seed, spectral_norm]
     outputs = [field, losses, coverage, status, run]
     training = go_button.click(train2d, [*settings, iters, run], outputs, api_name="gan_train2d",
                                show_progress="hidden", **EXPENSIVE)
@@ -162,7 +173,9 @@ def build_tab(page: gr.Blocks) -> None:
     g_button.click(functools.partial(single_step, "G"), [*settings, run], outputs, api_name="gan_g_step", **CHEAP)
     reset.click(reset2d, settings, outputs, api_name="gan_reset", cancels=[training], **CHEAP)
     page.load(reset2d, settings, outputs, api_visibility="private", **CHEAP)
+    # WGAN-GP's paper trains the critic 5 times per generator step (n_critic = 5); the other losses once
+    loss.input(lambda kind: 5 if kind == "wgan-gp" else 1, loss, d_steps, api_visibility="private", **CHEAP)
     for button, name in ((covers, "covers"), (collapses, "collapses")):
-        button.click(functools.partial(preset, name), None, settings[:6], api_visibility="private",
+        button.click(functools.partial(preset, name), None, [*settings[:6], spectral_norm], api_visibility="private",
                      cancels=[training]).then(reset2d, settings, outputs, api_visibility="private",
                                                       **CHEAP)
