@@ -19,7 +19,7 @@ import copy
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from einops import reduce
@@ -27,7 +27,7 @@ from torch import nn
 
 from .diffusion.ddpm import drop_labels
 from .diffusion.samplers import Step
-from .nn import MLPConfig, MLPDenoiser, UNet, UNetConfig
+from .nn import NetworkSpec
 
 TIME_SCALE = 1000.0  # t ∈ [0, 1] enters the network as t · 1000, the range of a diffusion model's step index
 SOLVERS = {"euler": 1, "heun": 2}
@@ -249,12 +249,10 @@ def parameter_count(model: nn.Module) -> int:
 
 
 @dataclass
-class FlowMatchingSpec:
-    """A velocity network trained by conditional flow matching on straight paths (saved in its checkpoint card)."""
+class FlowMatchingSpec(NetworkSpec):
+    """A velocity network (the diffusion UNet or MLP: `NetworkSpec`) trained by conditional flow matching on straight
+    paths (saved in its checkpoint card)."""
 
-    network: str = "unet"  # "unet" for images, "mlp" for 2D points
-    unet: UNetConfig = field(default_factory=UNetConfig)
-    mlp: MLPConfig = field(default_factory=MLPConfig)
     label_dropout: float = 0.1  # share of labels replaced by the null class, so classifier-free guidance works
     batch_size: int = 128
     lr: float = 2e-4
@@ -265,30 +263,11 @@ class FlowMatchingSpec:
     reflow_from: str | None = None
     family: str = "flow-matching"
 
-    def __post_init__(self):
-        if isinstance(self.unet, dict):
-            self.unet = UNetConfig(**{**self.unet, "channel_mults": tuple(self.unet["channel_mults"])})
-        if isinstance(self.mlp, dict):
-            self.mlp = MLPConfig(**self.mlp)
-        if self.network not in ("unet", "mlp"):
-            raise ValueError(f"network must be 'unet' or 'mlp', got {self.network!r}")
-
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @property
-    def num_classes(self) -> int | None:
-        return (self.unet if self.network == "unet" else self.mlp).num_classes
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        return (2,) if self.network == "mlp" else (self.unet.in_channels, self.unet.image_size, self.unet.image_size)
-
-    def null_condition(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor | None:
-        return None if self.num_classes is None else torch.full((n,), self.num_classes, dtype=torch.long, device=device)
-
     def build(self) -> nn.Module:
-        return UNet(self.unet) if self.network == "unet" else MLPDenoiser(self.mlp)
+        return self.build_network()
 
     def loss(self, model, x0: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
         """The flow-matching loss; for a reflow model x0 holds (B, 2, …) pairs: the teacher's sample, its noise."""

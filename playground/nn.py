@@ -9,7 +9,7 @@ the unconditional half of classifier-free guidance (Ho & Salimans 2022).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -275,3 +275,37 @@ class MLPDenoiser(nn.Module):
             update = F.silu(layer(h) + emb)
             h = update if i == 0 else h + update  # residual after the first layer
         return self.out(h)
+
+
+@dataclass
+class NetworkSpec:
+    """The network part that a diffusion spec and a flow-matching spec share: a UNet for images or an MLP for 2D
+    points, each with an optional class embedding and its learned null class. Both families' specs extend it."""
+
+    network: str = "unet"  # "unet" for images, "mlp" for 2D points
+    unet: UNetConfig = field(default_factory=UNetConfig)  # used when network == "unet"
+    mlp: MLPConfig = field(default_factory=MLPConfig)  # used when network == "mlp"
+
+    def __post_init__(self):
+        if isinstance(self.unet, dict):  # from a checkpoint card
+            self.unet = UNetConfig(**{**self.unet, "channel_mults": tuple(self.unet["channel_mults"])})
+        if isinstance(self.mlp, dict):
+            self.mlp = MLPConfig(**self.mlp)
+        if self.network not in ("unet", "mlp"):
+            raise ValueError(f"network must be 'unet' or 'mlp', got {self.network!r}")
+
+    @property
+    def num_classes(self) -> int | None:
+        return (self.unet if self.network == "unet" else self.mlp).num_classes
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One sample: (2,) for points, (C, H, W) for images."""
+        return (2,) if self.network == "mlp" else (self.unet.in_channels, self.unet.image_size, self.unet.image_size)
+
+    def null_condition(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor | None:
+        """The learned null class for n examples (what label dropout trained), or None for an unconditional model."""
+        return None if self.num_classes is None else torch.full((n,), self.num_classes, dtype=torch.long, device=device)
+
+    def build_network(self) -> nn.Module:
+        return UNet(self.unet) if self.network == "unet" else MLPDenoiser(self.mlp)

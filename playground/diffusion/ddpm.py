@@ -6,7 +6,7 @@ one training loop (train.py) does the rest.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from einops import reduce
@@ -14,18 +14,16 @@ from einops import reduce
 from .schedules import make_schedule
 from .schedules import _extract
 from .samplers import sample
-from ..nn import MLPConfig, MLPDenoiser, UNet, UNetConfig
+from ..nn import NetworkSpec
 
 PREDICTIONS = ("eps", "x0", "v")
 
 
 @dataclass
-class DiffusionSpec:
-    """Everything that defines a diffusion model and how it is trained (saved in its checkpoint card)."""
+class DiffusionSpec(NetworkSpec):
+    """Everything that defines a diffusion model and how it is trained (saved in its checkpoint card): the network
+    (`NetworkSpec`: a UNet for images, an MLP for points), the schedule, the prediction target and the recipe."""
 
-    network: str = "unet"  # "unet" for images, "mlp" for 2D points
-    unet: UNetConfig = field(default_factory=UNetConfig)  # used when network == "unet"
-    mlp: MLPConfig = field(default_factory=MLPConfig)  # used when network == "mlp"
     schedule: str = "linear"  # noise schedule the model is trained with (see diffusion.make_schedule)
     num_steps: int = 1000  # T
     prediction: str = "eps"  # what the network outputs: ε (Ho et al. 2020), x0, or v (Salimans & Ho 2022)
@@ -37,10 +35,7 @@ class DiffusionSpec:
     family: str = "ddpm"  # checkpoint family tag
 
     def __post_init__(self):
-        if isinstance(self.unet, dict):
-            self.unet = UNetConfig(**{**self.unet, "channel_mults": tuple(self.unet["channel_mults"])})
-        if isinstance(self.mlp, dict):
-            self.mlp = MLPConfig(**self.mlp)
+        super().__post_init__()
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
         make_schedule(self.schedule, self.num_steps)  # validates both
@@ -48,21 +43,8 @@ class DiffusionSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @property
-    def num_classes(self) -> int | None:
-        return (self.unet if self.network == "unet" else self.mlp).num_classes
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        """One sample: (2,) for points, (C, H, W) for images."""
-        return (2,) if self.network == "mlp" else (self.unet.in_channels, self.unet.image_size, self.unet.image_size)
-
-    def null_condition(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor | None:
-        """The learned null class for n examples (what label dropout trained), or None for an unconditional model."""
-        return None if self.num_classes is None else torch.full((n,), self.num_classes, dtype=torch.long, device=device)
-
     def build(self) -> torch.nn.Module:
-        model = UNet(self.unet) if self.network == "unet" else MLPDenoiser(self.mlp)
+        model = self.build_network()
         return EpsModel(model, self) if self.prediction != "eps" else model
 
     def loss(self, model, x0: torch.Tensor, y: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
