@@ -109,15 +109,16 @@ def test_browser_flows_shows_a_realnvp_samples_paths_and_compares(server_url, ar
         pg = browser.new_page(viewport={"width": 1280, "height": 800})
         pg.goto(server_url + "/flows")
         pg.locator("#flows-nvp-logdet").get_by_text("brute force").wait_for(timeout=60_000)  # shown on load
+        pg.locator("#flows-nvp-density .js-plotly-plot").wait_for(timeout=30_000)  # Plotly draws after the text
         assert pg.locator("#flows-nvp-density .js-plotly-plot").count() == 1
         pg.screenshot(path=os.path.join(artifacts_dir, "flows-realnvp.png"), full_page=True)
         pg.get_by_role("tab", name="Flow matching").click()
         pg.locator("#flows-fm-sample").click()
         pg.locator("#flows-fm-text").get_by_text("Path length").wait_for(timeout=60_000)
-        assert pg.locator("#flows-fm-paths .js-plotly-plot").count() == 1
+        pg.locator("#flows-fm-paths .js-plotly-plot").wait_for(timeout=30_000)
         pg.locator("#flows-fm-generate").click()
         pg.locator("#flows-fm-grid-text").get_by_text("step 20 of 20").wait_for(timeout=120_000)
-        assert pg.locator("#flows-fm-x img").count() == 1
+        pg.locator("#flows-fm-x img").wait_for(timeout=30_000)
         pg.screenshot(path=os.path.join(artifacts_dir, "flows-matching.png"), full_page=True)
         pg.get_by_role("tab", name="Against diffusion").click()
         pg.locator("#flows-compare-run").click()
