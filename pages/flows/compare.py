@@ -70,7 +70,8 @@ def build() -> None:
                 "**Reflow** retrains the flow on pairs (its own sample, the noise it came from): the new model's "
                 "targets no longer cross, so its paths are straight and one Euler step lands near where fifty did. "
                 "Straightness is measured on each sampler's own states: flow matching's x_t = (1 − t) x₀ + t ε, where "
-                "a straight path is the aim, and DDIM's x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε.")
+                "a straight path is the aim, and DDIM's x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε; on the K-step path, so K = 1 (one "
+                "segment) is 1 by definition: read it at K = 20 or 50.")
     with gr.Row():
         dataset = gr.Dropdown([(DATASET_TITLES[d], d) for d in (*FLOW_TOYS, "fashion")], value="moons", label="Data")
         steps = gr.CheckboxGroup(list(STEPS), value=[1, 5, 20], label="Steps K")
