@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import torch
 
@@ -37,8 +38,6 @@ def steps_comparison(entries: dict, dataset: str, steps=(5, 10, 20, 50), n: int 
     sliced distance to test data (points) or class accuracy, Fréchet distance and diversity (images, own labels,
     classes in turn), the median straightness of the paths (length ÷ distance between the ends; the median, as a path
     that ends near where it began makes the ratio blow up) and the wall time."""
-    import time
-
     rows = []
     for label, (model, spec, sampler) in entries.items():
         shape = spec.sample_shape
@@ -113,9 +112,9 @@ def gan_spec_2d(loss: str, spectral_norm: bool, lr: float, latent_dim: int = 8, 
     β = (0, 0.9), n_critic = 5; Gulrajani et al. 2017, Algorithm 1); every other loss DCGAN's β = (0.5, 0.999) and
     one D step per G step."""
     wgan = loss == "wgan-gp" and paper_wgan
+    beta1, beta2 = gan.paper_betas(loss if paper_wgan else "nonsaturating")
     return gan.GANSpec(network="mlp", loss=loss, spectral_norm=spectral_norm, lr=lr, d_lr=lr, latent_dim=latent_dim,
-                       batch_size=256, adam_beta1=0.0 if wgan else 0.5, adam_beta2=0.9 if wgan else 0.999,
-                       d_steps=5 if wgan else 1)
+                       batch_size=256, adam_beta1=beta1, adam_beta2=beta2, d_steps=5 if wgan else 1)
 
 
 def gan_ablation(losses=gan.LOSSES, spectral=(False, True), lrs=(1e-3, 2e-4), seeds=(0, 1, 2), iterations: int = 2000,

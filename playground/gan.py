@@ -38,6 +38,12 @@ from .data import Dataset
 from .devices import default_device, device_of
 
 LOSSES = ("minimax", "nonsaturating", "hinge", "wgan-gp")
+
+
+def paper_betas(loss: str) -> tuple[float, float]:
+    """Adam's (β₁, β₂) as each loss's paper trains it: WGAN-GP (0, 0.9) (Gulrajani et al. 2017, Algorithm 1); the
+    others DCGAN's (0.5, 0.999) (Radford et al. 2016)."""
+    return (0.0, 0.9) if loss == "wgan-gp" else (0.5, 0.999)
 LOSS_TITLES = {"minimax": "original minimax", "nonsaturating": "non-saturating",
                "hinge": "hinge", "wgan-gp": "WGAN-GP"}
 

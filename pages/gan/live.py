@@ -53,11 +53,11 @@ def spec2d(loss, lr, d_lr, d_steps, latent, spectral_norm=False) -> GANSpec:
     loss = check_choice(loss, "loss", gan.LOSSES)
     if not isinstance(spectral_norm, bool):
         raise gr.Error(f"spectral norm must be on or off (true or false), got {spectral_norm!r}.")
-    wgan = loss == "wgan-gp"
+    beta1, beta2 = gan.paper_betas(loss)
     return GANSpec(network="mlp", loss=loss, spectral_norm=spectral_norm,
                    lr=check_float(lr, "G learning rate", 1e-5, 0.1), d_lr=check_float(d_lr, "D learning rate", 1e-5, 0.1),
                    d_steps=check_int(d_steps, "D steps per G step", 1, 10), latent_dim=check_int(latent, "latent size", 1, 64),
-                   batch_size=256, adam_beta1=0.0 if wgan else 0.5, adam_beta2=0.9 if wgan else 0.999)
+                   batch_size=256, adam_beta1=beta1, adam_beta2=beta2)
 
 
 def run_for(run: LiveRun | None, dataset, loss, lr, d_lr, d_steps, latent, seed, spectral_norm=False,
