@@ -72,10 +72,18 @@ def card_metrics(name: str, model, spec, dataset_name: str, n: int | None, seed:
                                              _metric_classifier())
     if family == "realnvp":
         return evaluate.realnvp_quality(model, spec, dataset_name)
+    classifier = None if spec.sample_shape == (2,) else _metric_classifier()
     if spec.sample_shape == (2,):
-        return evaluate.toy_quality(model, spec, dataset_name)
-    classifier = _metric_classifier()
-    return evaluate.fashion_quality(model, spec, classifier) if classifier is not None else {}
+        out = evaluate.toy_quality(model, spec, dataset_name)
+    else:
+        out = evaluate.fashion_quality(model, spec, classifier) if classifier is not None else {}
+    if getattr(spec, "learn_variance", False):  # against the L_simple model of the same recipe, ddpm-SET-cosine
+        fixed = name.replace("-learned", "-cosine")
+        baseline = checkpoints.load(fixed, device="cpu") if fixed in checkpoints.available() else None
+        out["baseline"] = fixed if baseline else None
+        out.update(evaluate.learned_variance_quality(model, spec, dataset_name, baseline and (baseline.model, baseline.spec),
+                                                     classifier=classifier))
+    return out
 
 
 def cmd_train(args) -> int:

@@ -62,6 +62,63 @@ def steps_comparison(entries: dict, dataset: str, steps=(5, 10, 20, 50), n: int 
     return rows
 
 
+VARIANCE_STEPS = (25, 50, 100, 1000)  # respaced DDPM steps of Nichol & Dhariwal's Figure 8 that fit a CPU
+
+
+def variance_rows(model, spec, dataset: str, steps=VARIANCE_STEPS, variances=("posterior", "beta", "learned"),
+                  n: int = 1000, seed: int = 0, classifier=None):
+    """Quality against respaced DDPM steps for each reverse variance (β̃, β, the learned Σ_θ), all from the same
+    x_T and with the same noise: yields one row per (variance, K) with the sliced distance to test data (points) or
+    class accuracy, Fréchet distance and diversity (images, own labels, classes in turn), and the wall time
+    — Nichol & Dhariwal 2021, Figure 8. Close the generator to stop."""
+    schedule = make_schedule(spec.schedule, spec.num_steps)
+    device = next(model.parameters()).device
+    x_T = torch.randn((n, *spec.sample_shape), generator=torch.Generator().manual_seed(seed))
+    y = torch.arange(n) % spec.num_classes if spec.num_classes else None
+    test = data.load(dataset, "test", n=n, seed=seed)
+    for k in steps:
+        for variance in variances:
+            began, g = time.perf_counter(), torch.Generator().manual_seed(seed + 1)
+            x = torch.cat([sample(model, schedule, xb.to(device), "ddpm", k, y=None if yb is None else yb.to(device),
+                                  generator=g, variance=variance).cpu()
+                           for xb, yb in zip(x_T.split(250), y.split(250) if y is not None else [None] * n)])
+            row = {"variance": variance, "steps": k, "seconds": time.perf_counter() - began}
+            if len(spec.sample_shape) == 1:
+                row["sliced_wasserstein"] = sliced_wasserstein(x, test.x)
+            elif classifier is not None:
+                quality = image_quality(x.clamp(-1, 1), y, classifier, test)
+                row.update(accuracy=quality["accuracy"], frechet_distance=quality["frechet_distance"],
+                           diversity=quality["diversity"], real_diversity=quality["real_diversity"])
+            yield row
+
+
+def likelihood(model, spec, dataset: str, n: int = 1000, seed: int = 0, variances=("posterior", "beta")) -> dict:
+    """The variational bound on n test examples' −log p(x_0 | label), bits per dimension, per reverse variance
+    (`variance.bits_per_dim`), with each variance's L_t per index (rounded, for the card's plot)."""
+    from .diffusion.variance import bits_per_dim
+
+    test = data.load(dataset, "test", n=n, seed=seed)
+    device = next(model.parameters()).device
+    y = test.y.to(device) if spec.num_classes else None
+    report = bits_per_dim(model, make_schedule(spec.schedule, spec.num_steps), test.x.to(device), y, variances,
+                          torch.Generator().manual_seed(seed))
+    return {"bits_per_dim": report.bits_per_dim, "prior_bits_per_dim": report.prior, "eval_examples": report.n,
+            "terms_bits_per_dim": {k: [float(f"{v:.4g}") for v in terms.tolist()] for k, terms in report.terms.items()}}
+
+
+def learned_variance_quality(model, spec, dataset: str, baseline=None, n: int | None = None, seed: int = 0,
+                             classifier=None) -> dict:
+    """The card of an improved-DDPM model: the bound in bits/dim with β̃, β and its learned Σ_θ, the same for the
+    fixed-variance model it is compared with (`baseline`: (model, spec) trained with L_simple), and quality against
+    respaced DDPM steps per variance. n: test examples and samples (default 1,000 points, 256 images)."""
+    n = n or (1000 if len(spec.sample_shape) == 1 else 256)
+    out = {"likelihood": likelihood(model, spec, dataset, n, seed, ("posterior", "beta", "learned")),
+           "steps_by_variance": list(variance_rows(model, spec, dataset, n=n, seed=seed, classifier=classifier))}
+    if baseline is not None:
+        out["baseline_likelihood"] = likelihood(*baseline, dataset, n, seed)
+    return out
+
+
 def toy_quality(model, spec, dataset: str, n: int = 2000, seed: int = 0, sampler: str | None = None,
                 num_steps: int = 100) -> dict:
     """Sliced Wasserstein distance of n samples to fresh data, next to the same distance between two fresh draws.

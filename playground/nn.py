@@ -9,7 +9,7 @@ the unconditional half of classifier-free guidance (Ho & Salimans 2022).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -307,5 +307,8 @@ class NetworkSpec:
         """The learned null class for n examples (what label dropout trained), or None for an unconditional model."""
         return None if self.num_classes is None else torch.full((n,), self.num_classes, dtype=torch.long, device=device)
 
-    def build_network(self) -> nn.Module:
-        return UNet(self.unet) if self.network == "unet" else MLPDenoiser(self.mlp)
+    def build_network(self, outputs: int = 1) -> nn.Module:
+        """The network; `outputs` = 2 doubles its output channels (coordinates), for ε and a learned variance."""
+        if self.network == "unet":
+            return UNet(replace(self.unet, out_channels=outputs * (self.unet.out_channels or self.unet.in_channels)))
+        return MLPDenoiser(replace(self.mlp, out_dim=outputs * (self.mlp.out_dim or self.mlp.data_dim)))

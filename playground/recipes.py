@@ -37,6 +37,13 @@ def _toy(name: str, schedule: str) -> Recipe:
     return Recipe(spec, name, steps=12000, n=8192, summary=f"2D MLP denoiser, {name}, {schedule} schedule, T=1000")
 
 
+def _learned_variance(recipe: Recipe, what: str) -> Recipe:
+    """Improved DDPM (Nichol & Dhariwal 2021): the cosine recipe with a learned variance and L_hybrid; everything
+    else (network, batch, steps) as the fixed-variance model it is compared with."""
+    return Recipe(replace(recipe.spec, learn_variance=True), recipe.dataset, steps=recipe.steps, n=recipe.n,
+                  summary=f"{what}, learned variance Σ_θ trained with L_hybrid (λ = 0.001), cosine schedule, T=1000")
+
+
 def _toy_conditional(name: str, num_classes: int) -> Recipe:
     spec = DiffusionSpec(network="mlp", mlp=MLPConfig(hidden_dim=128, num_layers=4, input_features=32, num_classes=num_classes),
                          schedule="cosine", num_steps=1000, batch_size=256, lr=1e-3, ema_decay=0.999, label_dropout=0.2)
@@ -92,10 +99,15 @@ VQS["vq-scenes"] = Recipe(VQSpec(in_channels=3, image_size=32, codebook_size=512
                                   "K = 512 codes of D = 16, 32×32×3 scenes → 8×8 tokens")
 
 GUIDED_TOYS = {"ring8": 8, "moons": 2}  # labelled toy sets with guidance models (name: classes)
+LEARNED_VARIANCE = ("moons", "ring8", "fashion")  # sets with an improved-DDPM model, ddpm-NAME-learned
 
 RECIPES: dict[str, Recipe] = {
     **{f"ddpm-{name}-{schedule}": _toy(name, schedule) for name in TOY2D for schedule in ("linear", "cosine")},
     **{f"ddpm-fashion-{schedule}": _fashion(schedule) for schedule in ("linear", "cosine")},
+    **{f"ddpm-{name}-learned": _learned_variance(_toy(name, "cosine"), f"2D MLP denoiser, {name}")
+       for name in LEARNED_VARIANCE if name != "fashion"},
+    "ddpm-fashion-learned": _learned_variance(_fashion("cosine"), "class-conditional UNet (label dropout 15%), "
+                                                                  "Fashion-MNIST"),
     **{f"ddpm-{name}-cond": _toy_conditional(name, k) for name, k in GUIDED_TOYS.items()},
     **{f"noisy-classifier-{name}": _toy_noisy_classifier(name, k) for name, k in GUIDED_TOYS.items()},
     "noisy-classifier-fashion": Recipe(NoisyClassifierSpec(network="cnn", width=32, schedule="cosine", batch_size=128, lr=1e-3),

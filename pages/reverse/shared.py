@@ -18,11 +18,13 @@ DATASET_ORDER = ["fashion", *data.TOY2D]
 
 def shipped_label(name: str) -> str:
     """How the menu shows a shipped denoiser, from its card and spec: "two moons · cosine schedule (shipped)",
-    "two moons · cosine schedule, class-conditional (shipped)"."""
+    "two moons · cosine schedule, class-conditional (shipped)", "… cosine schedule, learned variance (shipped)"."""
     card = checkpoints.card(name)
     spec = spec_from_card(card)
     conditional = ", class-conditional" if spec.num_classes else ""
-    return f"{DATASET_TITLES.get(card['dataset'], card['dataset'])} · {spec.schedule} schedule{conditional} (shipped)"
+    learned = ", learned variance" if getattr(spec, "learn_variance", False) else ""
+    return (f"{DATASET_TITLES.get(card['dataset'], card['dataset'])} · {spec.schedule} schedule{conditional}{learned} "
+            "(shipped)")
 
 
 def _shipped_labels() -> dict[str, str]:

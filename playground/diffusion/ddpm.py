@@ -14,6 +14,7 @@ from einops import reduce
 from .schedules import make_schedule
 from .schedules import _extract
 from .samplers import sample
+from .variance import VLB_WEIGHT, LearnedVariance, hybrid_loss
 from ..nn import NetworkSpec
 
 PREDICTIONS = ("eps", "x0", "v")
@@ -32,18 +33,31 @@ class DiffusionSpec(NetworkSpec):
     lr: float = 2e-4  # Adam learning rate
     ema_decay: float = 0.999  # decay of the exponential moving average of the weights (0: no EMA)
     grad_clip: float = 1.0  # clip the gradient norm to this
+    # improved DDPM (Nichol & Dhariwal 2021): also learn the reverse variance Σ_θ, trained with L_hybrid
+    learn_variance: bool = False
+    vlb_weight: float = VLB_WEIGHT  # λ of L_hybrid = L_simple + λ L_vlb (used with learn_variance)
     family: str = "ddpm"  # checkpoint family tag
 
     def __post_init__(self):
         super().__post_init__()
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        if not isinstance(self.learn_variance, bool):
+            raise ValueError(f"learn_variance must be True or False, got {self.learn_variance!r}")
+        if isinstance(self.vlb_weight, bool) or not isinstance(self.vlb_weight, (int, float)) \
+                or not 0 <= self.vlb_weight <= 1:
+            raise ValueError(f"vlb_weight (λ) must be a number from 0 to 1, got {self.vlb_weight!r}")
+        if self.learn_variance and self.prediction != "eps":
+            raise ValueError("a learned variance is trained with ε-prediction (as Nichol & Dhariwal); "
+                             f"got prediction={self.prediction!r}")
         make_schedule(self.schedule, self.num_steps)  # validates both
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def build(self) -> torch.nn.Module:
+        if self.learn_variance:  # the network outputs ε and v: twice the channels (or coordinates)
+            return LearnedVariance(self.build_network(outputs=2))
         model = self.build_network()
         return EpsModel(model, self) if self.prediction != "eps" else model
 
@@ -51,8 +65,12 @@ class DiffusionSpec(NetworkSpec):
         """`simple_loss` on one batch (L_simple for ε-prediction, an SNR-weighted form of it for x0 and v).
         Returns (loss, metrics for the history)."""
         labels = drop_labels(y, self.num_classes, self.label_dropout, generator)
-        loss = simple_loss(model.net if isinstance(model, EpsModel) else model, make_schedule(self.schedule, self.num_steps),
-                           x0, labels, generator, self.prediction)
+        schedule = make_schedule(self.schedule, self.num_steps)
+        if self.learn_variance:
+            loss, parts = hybrid_loss(model, schedule, x0, labels, generator, self.vlb_weight)
+            return loss, {"loss": loss.item(), **parts}
+        net = model.net if isinstance(model, EpsModel) else model
+        loss = simple_loss(net, schedule, x0, labels, generator, self.prediction)
         return loss, {"loss": loss.item()}
 
     def preview(self, model, n: int, generator: torch.Generator, num_steps: int = 25) -> torch.Tensor:
@@ -78,9 +96,7 @@ def simple_loss(net, schedule, x0: torch.Tensor, condition, generator: torch.Gen
     """The squared error of a network's output against the target of `prediction` (ε, x0 or v) on clean samples
     x0 with a condition (labels, token ids, or None), a random t and ε per example. For ε it is Ho et al.'s
     L_simple; for x0 and v it is L_simple re-weighted per t (the weights are stated at the loss below)."""
-    t = torch.randint(0, schedule.num_steps, (x0.shape[0],), generator=generator).to(x0.device)
-    noise = torch.randn(x0.shape, generator=generator).to(x0.device)
-    x_t = schedule.q_sample(x0, t, noise)
+    t, noise, x_t = schedule.noised_batch(x0, generator)
     target = {"eps": noise, "x0": x0, "v": _v_target(schedule, x0, t, noise)}[prediction]
     # L_simple = E_{t, x_0, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²   — Ho et al. 2020, eq. 14
     # Only ε-prediction is L_simple itself. With ε̂ the ε the x0 or v output implies (as EpsModel converts it), the

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from .schedules import Schedule, _extract
 
 SAMPLERS = ("ddpm", "ddim")
-VARIANCES = ("posterior", "beta")
+VARIANCES = ("posterior", "beta", "learned")  # DDPM's σ_t²: β̃_t, β_t, or the model's own Σ_θ (improved DDPM)
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Step:
     # (B,) per example, the share of its x̂_0 values that clipping changed at this step (0: clipping did not act,
     # so the step is the unclipped eq. 11 / eq. 12); None when clipping is off
     clipped: torch.Tensor | None = None
+    v: torch.Tensor | None = None  # a learned-variance model's interpolation v ∈ [0, 1] (like x_t), else None
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,8 @@ def ddim_timesteps(num_train_steps: int, num_steps: int, start: int | None = Non
     return torch.unique_consecutive(ts).tolist()
 
 
-def _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start=None, inpaint=None, clip_x0=True):
+def _check_args(model, schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start=None, inpaint=None,
+                clip_x0=True):
     """Validate the arguments of `denoise_steps`; returns (number of steps, the condition as a tensor or None)."""
     T = schedule.num_steps
     if (not isinstance(clip_x0, (bool, DynamicThreshold))
@@ -184,11 +186,12 @@ def _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, s
     if not isinstance(x_T, torch.Tensor) or not x_T.is_floating_point() or x_T.dim() < 2:
         raise ValueError(f"x_T must be a float tensor (B, C, H, W) or (B, D), got {type(x_T).__name__}")
     if num_steps is None:
-        num_steps = T
+        num_steps = T if start is None or sampler == "ddim" else start + 1
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not 1 <= num_steps <= T:
         raise ValueError(f"num_steps must be an integer from 1 to T = {T}, got {num_steps!r}")
-    if sampler == "ddpm" and num_steps != T:
-        raise ValueError(f"DDPM is ancestral over all T = {T} steps; use sampler='ddim' for {num_steps} steps")
+    if variance == "learned" and (sampler != "ddpm" or not hasattr(model, "eps_and_v")):
+        raise ValueError("variance='learned' needs sampler='ddpm' and a model trained with learned variance "
+                         "(DiffusionSpec(learn_variance=True)); use 'posterior' (β̃) or 'beta' (β)")
     if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:  # NaN fails the range test
         raise ValueError(f"eta must be a number in [0, 1], got {eta!r}")
     if isinstance(y, int) and not isinstance(y, bool):
@@ -222,8 +225,9 @@ def denoise_steps(
 ) -> Iterator[Step]:
     """Run the reverse process from x_T, yielding one `Step` per reverse step.
 
-    sampler "ddpm": ancestral sampling over all T steps (num_steps None or T),
-    with variance β̃_t ("posterior") or β_t ("beta"); eta is ignored.
+    sampler "ddpm": ancestral sampling over all T steps (num_steps None or T), or respaced over `num_steps` evenly
+    spaced indices (Nichol & Dhariwal 2021, §4), with variance β̃_t ("posterior"), β_t ("beta") or the model's
+    learned Σ_θ ("learned", for a `LearnedVariance` model); eta is ignored.
     sampler "ddim": `num_steps` evenly spaced indices (None: all T), stochasticity eta ∈ [0, 1].
     start: begin at this schedule index instead of T − 1, with x_T a sample noised to it (img2img, SDEdit:
     Meng et al. 2022); DDPM then runs start + 1 steps and DDIM spreads its num_steps over [start, 0].
@@ -234,11 +238,12 @@ def denoise_steps(
     exactly Ho et al.'s eq. 11 (DDPM) or Song et al.'s eq. 12 (DDIM) with the network's ε.
     Arguments are checked when called, before the first step.
     """
-    num_steps, y = _check_args(schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start, inpaint, clip_x0)
+    num_steps, y = _check_args(model, schedule, x_T, sampler, num_steps, eta, y, variance, guidance, start, inpaint,
+                               clip_x0)
+    timesteps = ddim_timesteps(schedule.num_steps, num_steps, start)
     if sampler == "ddpm":
-        return _ddpm(model, schedule, x_T, y, guidance, generator, clip_x0, variance, start, inpaint)
-    return _ddim(model, schedule, x_T, ddim_timesteps(schedule.num_steps, num_steps, start), float(eta), y, guidance,
-                 generator, clip_x0, inpaint)
+        return _ddpm(model, schedule, x_T, timesteps, y, guidance, generator, clip_x0, variance, inpaint)
+    return _ddim(model, schedule, x_T, timesteps, float(eta), y, guidance, generator, clip_x0, inpaint)
 
 
 def sample(
@@ -274,12 +279,28 @@ def _clip(x0: torch.Tensor, clip_x0) -> torch.Tensor:
     return x0.clamp(-bound, bound)
 
 
+def _keeping_v(model) -> tuple[Callable, dict]:
+    """A denoiser that returns a learned-variance model's ε (so guidance works on it unchanged) and keeps the v of
+    its last call in the dict returned alongside: local to one run, never shared between users."""
+    kept = {}
+
+    def eps_only(x_t, t, y=None):
+        eps, kept["v"] = model.eps_and_v(x_t, t, y)
+        return eps
+    eps_only.null_class = getattr(model, "null_class", None)
+    return eps_only, kept
+
+
 def _predict(model, schedule, x_t, t, y, guidance, clip_x0) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """ε (guided, if guidance is given) and x̂_0 at the integer index t, for every sampler alike; the extras carry
-    `clipped`, each example's share of x̂_0 values that clipping changed, when clipping is on."""
+    `clipped`, each example's share of x̂_0 values that clipping changed, when clipping is on, and a learned-variance
+    model's `v` (B, …) (with classifier-free guidance: the conditional half's, as GLIDE does)."""
     t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)  # (B,)
+    net, kept = _keeping_v(model) if hasattr(model, "eps_and_v") else (model, {})
     with torch.no_grad():  # only around the call, never around a yield: grad mode must not leak to the caller
-        eps, extras = guidance(model, x_t, t_batch, y, schedule) if guidance is not None else (model(x_t, t_batch, y), {})
+        eps, extras = guidance(net, x_t, t_batch, y, schedule) if guidance is not None else (net(x_t, t_batch, y), {})
+    if "v" in kept:
+        extras = {**extras, "v": kept["v"][:x_t.shape[0]]}
     # x̂_0 = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t   — Ho et al. 2020, eq. 4 solved for x_0
     x0 = schedule.predict_x0(x_t, t_batch, eps)
     if clip_x0 is not False:
@@ -309,19 +330,49 @@ def _paste(inpaint, x: torch.Tensor, x0: torch.Tensor, schedule: Schedule, t_nex
     return mask * x + (1 - mask) * noisy, mask * x0 + (1 - mask) * known
 
 
-def _ddpm(model, schedule, x_t, y, guidance, generator, clip_x0, variance, start=None, inpaint=None) -> Iterator[Step]:
-    """Ho et al. 2020, Algorithm 2, written through x̂_0 and the posterior mean so that x̂_0 can be clipped."""
-    for t in reversed(range(schedule.num_steps if start is None else start + 1)):
+def respaced_step(schedule: Schedule, t: int, t_next: int | None) -> tuple[float, float, float, float]:
+    """(ᾱ_t, ᾱ_prev, β, β̃) of one reverse step from index t to t_next (None: to the clean sample, ᾱ = 1).
+
+    For consecutive indices these are the schedule's own β_t and β̃_t; for a subsequence they are those of the
+    shorter process that visits only those indices   — Nichol & Dhariwal 2021, §4 ("respacing")."""
+    alpha_bar = float(schedule.alphas_cumprod[t])
+    alpha_bar_prev = 1.0 if t_next is None else float(schedule.alphas_cumprod[t_next])
+    # β_t = 1 − ᾱ_t / ᾱ_{t_prev}   (their §4: the betas of the subsequence, from its ᾱ)
+    beta = 1 - alpha_bar / alpha_bar_prev
+    # β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t   — Ho et al. 2020, eq. 7
+    return alpha_bar, alpha_bar_prev, beta, (1 - alpha_bar_prev) / (1 - alpha_bar) * beta
+
+
+def learned_log_variance(v: torch.Tensor, beta: float | torch.Tensor, beta_tilde: float | torch.Tensor) -> torch.Tensor:
+    """log Σ_θ = v log β_t + (1 − v) log β̃_t   — Nichol & Dhariwal 2021, eq. 15 (v per dimension, in [0, 1] when
+    the network keeps to its range). β̃ must be > 0: at the last step pass β̃ of the first noising step instead."""
+    log_beta = torch.log(torch.as_tensor(beta, dtype=torch.float64)).to(v)
+    log_beta_tilde = torch.log(torch.as_tensor(beta_tilde, dtype=torch.float64)).to(v)
+    return v * log_beta + (1 - v) * log_beta_tilde
+
+
+def _ddpm(model, schedule, x_t, timesteps, y, guidance, generator, clip_x0, variance, inpaint=None) -> Iterator[Step]:
+    """Ho et al. 2020, Algorithm 2, written through x̂_0 and the posterior mean so that x̂_0 can be clipped; over all
+    T indices, or respaced over a subsequence (Nichol & Dhariwal 2021, §4)."""
+    for i, t in enumerate(timesteps):
+        t_next = timesteps[i + 1] if i + 1 < len(timesteps) else None
         eps, x0, extras = _predict(model, schedule, x_t, t, y, guidance, clip_x0)
-        t_batch = torch.full((x_t.shape[0],), t, dtype=torch.long, device=x_t.device)
+        alpha_bar, alpha_bar_prev, beta, beta_tilde = respaced_step(schedule, t, t_next)
         # μ̃_t(x_t, x̂_0) = √ᾱ_{t−1} β_t/(1 − ᾱ_t) x̂_0 + √α_t (1 − ᾱ_{t−1})/(1 − ᾱ_t) x_t   — eq. 7;
         # unclipped, this equals eq. 11: μ_θ = (x_t − β_t/√(1 − ᾱ_t) ε) / √α_t
-        mean, posterior_variance = schedule.q_posterior(x0, x_t, t_batch)
-        # σ_t² = β̃_t or β_t   — Ho et al. 2020, §3.2
-        sigma2 = posterior_variance if variance == "posterior" else _extract(schedule.betas, t_batch, x_t)
-        # x_{t−1} = μ_θ(x_t, t) + σ_t z, z ~ N(0, I); no noise at the last step   — Algorithm 2, line 4
-        x_t = mean + sigma2.sqrt() * _noise(x_t, generator) if t > 0 else mean
-        x_t, x0 = _paste(inpaint, x_t, x0, schedule, t - 1 if t > 0 else None, generator)
+        mean = (math.sqrt(alpha_bar_prev) * beta / (1 - alpha_bar)) * x0 \
+            + (math.sqrt(1 - beta) * (1 - alpha_bar_prev) / (1 - alpha_bar)) * x_t
+        if t_next is not None:
+            # σ_t² = β̃_t or β_t (Ho et al. 2020, §3.2), or the learned Σ_θ (Nichol & Dhariwal 2021, eq. 15)
+            if variance == "learned":
+                sigma = learned_log_variance(extras["v"], beta, beta_tilde).mul(0.5).exp()
+            else:
+                sigma = math.sqrt(beta_tilde if variance == "posterior" else beta)
+            # x_{t−1} = μ_θ(x_t, t) + σ_t z, z ~ N(0, I); no noise at the last step   — Algorithm 2, line 4
+            x_t = mean + sigma * _noise(x_t, generator)
+        else:
+            x_t = mean
+        x_t, x0 = _paste(inpaint, x_t, x0, schedule, t_next, generator)
         yield Step(t=t, x_t=x_t, eps=eps, x0=x0, **extras)
 
 

@@ -95,6 +95,13 @@ class Schedule:
         # q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I)   — Ho et al. 2020, eq. 4
         return _extract(self.alphas_cumprod.sqrt(), t, x0) * x0 + _extract((1 - self.alphas_cumprod).sqrt(), t, x0) * noise
 
+    def noised_batch(self, x0: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A training batch's (t, ε, x_t): a uniform random index t and noise ε per example (drawn on the CPU from
+        `generator`, so every device sees the same), and x_0 noised to it."""
+        t = torch.randint(0, self.num_steps, (x0.shape[0],), generator=generator).to(x0.device)
+        noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+        return t, noise, self.q_sample(x0, t, noise)
+
     def q_step(self, x_prev: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """One noising step from x_{t−1} to x_t."""
         # q(x_t | x_{t−1}) = N(√(1 − β_t) x_{t−1}, β_t I)   — Ho et al. 2020, eq. 2
