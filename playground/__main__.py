@@ -161,6 +161,9 @@ def cmd_sample(args) -> int:
     from .diffusion.samplers import ClassifierFree, ClassifierGuidance, sample
 
     m = checkpoints.load(args.name, device=args.device)
+    ddpm_steps, args.steps = args.steps, 50 if args.steps is None else args.steps  # DDPM: all T unless --steps
+    if args.variance != "posterior" and args.sampler != "ddpm":
+        raise ValueError("--variance sets DDPM's reverse variance: use it with --sampler ddpm")
     if m.family == "text-diffusion":
         return _sample_text(m, args)
     if m.family in ("dalle", "unclip"):
@@ -192,9 +195,10 @@ def cmd_sample(args) -> int:
     else:
         guidance = ClassifierFree(args.guidance, null=m.null_condition(args.n)) if args.guidance is not None else None
     g = torch.Generator().manual_seed(args.seed)
-    x = sample(m.model, m.schedule, m.noise(args.n, args.seed), args.sampler, args.steps if args.sampler == "ddim" else None,
-               eta=args.eta, y=None if args.label is None else m.labels(args.n, args.label), guidance=guidance,
-               generator=g).cpu()
+    x = sample(m.model, m.schedule, m.noise(args.n, args.seed), args.sampler,
+               args.steps if args.sampler == "ddim" else ddpm_steps, eta=args.eta,
+               y=None if args.label is None else m.labels(args.n, args.label), guidance=guidance, generator=g,
+               variance=args.variance).cpu()
     return _write_samples(x, args.out, m.modality)
 
 
@@ -401,7 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     smp.add_argument("--out", required=True)
     smp.add_argument("--sampler", choices=["ddpm", "ddim", "euler", "heun"], default="ddim",
                      help="diffusion: ddpm or ddim; flow matching: the ODE solver euler (the default) or heun")
-    smp.add_argument("--steps", type=int, default=50)
+    smp.add_argument("--steps", type=int, help="steps K (default 50); DDPM: all T by default, K < T respaced")
+    smp.add_argument("--variance", choices=["posterior", "beta", "learned"], default="posterior",
+                     help="DDPM's reverse variance: β̃ (posterior, the default), β, or the model's own (ddpm-*-learned)")
     smp.add_argument("--eta", type=float, default=0.0)
     smp.add_argument("--label", type=int)
     smp.add_argument("--guidance", type=float, help="guidance scale: CFG's w (1 = plain conditional), or s with --classifier")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 
 import torch
 
@@ -68,42 +69,57 @@ VARIANCE_STEPS = (25, 50, 100, 1000)  # respaced DDPM steps of Nichol & Dhariwal
 def variance_rows(model, spec, dataset: str, steps=VARIANCE_STEPS, variances=("posterior", "beta", "learned"),
                   n: int = 1000, seed: int = 0, classifier=None):
     """Quality against respaced DDPM steps for each reverse variance (β̃, β, the learned Σ_θ), all from the same
-    x_T and with the same noise: yields one row per (variance, K) with the sliced distance to test data (points) or
-    class accuracy, Fréchet distance and diversity (images, own labels, classes in turn), and the wall time
-    — Nichol & Dhariwal 2021, Figure 8. Close the generator to stop."""
+    x_T and with the same noise   — Nichol & Dhariwal 2021, Figure 8. Yields (rows so far, network calls so far)
+    after every call; a row per (K, variance) holds the sliced distance to test data (points) or class accuracy,
+    Fréchet distance and diversity (images, own labels, classes in turn), and the wall time. Close it to stop."""
     schedule = make_schedule(spec.schedule, spec.num_steps)
     device = next(model.parameters()).device
-    x_T = torch.randn((n, *spec.sample_shape), generator=torch.Generator().manual_seed(seed))
-    y = torch.arange(n) % spec.num_classes if spec.num_classes else None
+    x_T = torch.randn((n, *spec.sample_shape), generator=torch.Generator().manual_seed(seed)).to(device)
+    y = (torch.arange(n) % spec.num_classes).to(device) if spec.num_classes else None
     test = data.load(dataset, "test", n=n, seed=seed)
+    rows, calls = [], 0
     for k in steps:
         for variance in variances:
-            began, g = time.perf_counter(), torch.Generator().manual_seed(seed + 1)
-            x = torch.cat([sample(model, schedule, xb.to(device), "ddpm", k, y=None if yb is None else yb.to(device),
-                                  generator=g, variance=variance).cpu()
-                           for xb, yb in zip(x_T.split(250), y.split(250) if y is not None else [None] * n)])
-            row = {"variance": variance, "steps": k, "seconds": time.perf_counter() - began}
+            began = time.perf_counter()
+            for step in denoise_steps(model, schedule, x_T, "ddpm", k, y=y, variance=variance,
+                                      generator=torch.Generator().manual_seed(seed + 1)):
+                calls += 1
+                yield rows, calls
+            x, row = step.x_t.cpu(), {"variance": variance, "steps": k, "seconds": time.perf_counter() - began}
             if len(spec.sample_shape) == 1:
                 row["sliced_wasserstein"] = sliced_wasserstein(x, test.x)
             elif classifier is not None:
-                quality = image_quality(x.clamp(-1, 1), y, classifier, test)
+                quality = image_quality(x.clamp(-1, 1), y.cpu(), classifier, test)
                 row.update(accuracy=quality["accuracy"], frechet_distance=quality["frechet_distance"],
                            diversity=quality["diversity"], real_diversity=quality["real_diversity"])
-            yield row
+            rows = rows + [row]
+            yield rows, calls
 
 
-def likelihood(model, spec, dataset: str, n: int = 1000, seed: int = 0, variances=("posterior", "beta")) -> dict:
-    """The variational bound on n test examples' −log p(x_0 | label), bits per dimension, per reverse variance
-    (`variance.bits_per_dim`), with each variance's L_t per index (rounded, for the card's plot)."""
-    from .diffusion.variance import bits_per_dim
+def likelihood_steps(model, spec, dataset: str, n: int = 1000, seed: int = 0, variances=("posterior", "beta")):
+    """The variational bound on n test examples' −log p(x_0 | label) per reverse variance, one index t at a time
+    (`variance.bound_steps`: yields the report so far after each of the T network calls; close it to stop)."""
+    from .diffusion.variance import bound_steps
 
     test = data.load(dataset, "test", n=n, seed=seed)
     device = next(model.parameters()).device
     y = test.y.to(device) if spec.num_classes else None
-    report = bits_per_dim(model, make_schedule(spec.schedule, spec.num_steps), test.x.to(device), y, variances,
-                          torch.Generator().manual_seed(seed))
-    return {"bits_per_dim": report.bits_per_dim, "prior_bits_per_dim": report.prior, "eval_examples": report.n,
-            "terms_bits_per_dim": {k: [float(f"{v:.4g}") for v in terms.tolist()] for k, terms in report.terms.items()}}
+    return bound_steps(model, make_schedule(spec.schedule, spec.num_steps), test.x.to(device), y, variances,
+                       torch.Generator().manual_seed(seed))
+
+
+def likelihood(model, spec, dataset: str, n: int = 1000, seed: int = 0, variances=("posterior", "beta")) -> dict:
+    """`likelihood_steps` run to the end: bits per dimension per reverse variance, with each variance's L_t per
+    index and a learned model's v per index (rounded, for the card's plots)."""
+    report = deque(likelihood_steps(model, spec, dataset, n, seed, variances), maxlen=1)[0]
+
+    def rounded(values):
+        return [float(f"{v:.4g}") for v in values]
+    out = {"bits_per_dim": report.bits_per_dim, "prior_bits_per_dim": report.prior, "eval_examples": report.n,
+           "terms_bits_per_dim": {k: rounded(terms.tolist()) for k, terms in report.terms.items()}}
+    if report.v is not None:  # the learned v per index: 10th percentile, mean, 90th percentile
+        out["v_by_t"] = [rounded(row) for row in report.v.tolist()]
+    return out
 
 
 def learned_variance_quality(model, spec, dataset: str, baseline=None, n: int | None = None, seed: int = 0,
@@ -113,7 +129,8 @@ def learned_variance_quality(model, spec, dataset: str, baseline=None, n: int | 
     respaced DDPM steps per variance. n: test examples and samples (default 1,000 points, 256 images)."""
     n = n or (1000 if len(spec.sample_shape) == 1 else 256)
     out = {"likelihood": likelihood(model, spec, dataset, n, seed, ("posterior", "beta", "learned")),
-           "steps_by_variance": list(variance_rows(model, spec, dataset, n=n, seed=seed, classifier=classifier))}
+           "steps_by_variance": deque(variance_rows(model, spec, dataset, n=n, seed=seed, classifier=classifier),
+                                      maxlen=1)[0][0]}
     if baseline is not None:
         out["baseline_likelihood"] = likelihood(*baseline, dataset, n, seed)
     return out

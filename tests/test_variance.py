@@ -176,3 +176,35 @@ def test_bad_specs(kwargs, message):
 def test_bound_refuses_a_learned_variance_for_a_fixed_model():
     with pytest.raises(ValueError, match="learned variance"):
         bits_per_dim(lambda x, t, y=None: x, make_schedule("linear", 5), torch.zeros(2, 2), variances=("learned",))
+
+
+def test_min_snr_weighting_is_the_same_loss_in_every_parametrisation():
+    """min-SNR-γ weights x̂_0's error by min(SNR, γ) (Hang et al. 2023): with ε̂ and the x̂_0 and v̂ it implies, the
+    ε, x0 and v losses must agree, and at γ = ∞ the ε loss is plain L_simple."""
+    from playground.diffusion.ddpm import simple_loss
+    from playground.diffusion.schedules import _extract
+
+    s = make_schedule("cosine", 100)
+    x0 = torch.randn(256, 2, dtype=torch.float64)
+
+    def eps_hat(x_t, t):
+        return 0.3 * x_t + 0.1
+
+    def as_target(prediction):
+        def net(x_t, t, y=None):
+            a = _extract(s.alphas_cumprod, t, x_t)
+            e = eps_hat(x_t, t)
+            x0_hat = (x_t - (1 - a).sqrt() * e) / a.sqrt()
+            return {"eps": e, "x0": x0_hat, "v": a.sqrt() * e - (1 - a).sqrt() * x0_hat}[prediction]
+        return net
+
+    losses = {p: simple_loss(as_target(p), s, x0, None, torch.Generator().manual_seed(3), p, min_snr_gamma=5.0)
+              for p in ("eps", "x0", "v")}
+    torch.testing.assert_close(losses["x0"], losses["eps"])
+    torch.testing.assert_close(losses["v"], losses["eps"])
+    plain = simple_loss(as_target("eps"), s, x0, None, torch.Generator().manual_seed(3), "eps")
+    huge = simple_loss(as_target("eps"), s, x0, None, torch.Generator().manual_seed(3), "eps", min_snr_gamma=1000.0)
+    assert float(losses["eps"]) < float(plain)  # weights ≤ 1 on ε: the nearly clean t count less
+    assert abs(float(huge) - float(plain)) < 0.05 * float(plain)
+    with pytest.raises(ValueError, match="min_snr_gamma"):
+        DiffusionSpec(min_snr_gamma=-1)

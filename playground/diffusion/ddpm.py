@@ -35,6 +35,7 @@ class DiffusionSpec(NetworkSpec):
     grad_clip: float = 1.0  # clip the gradient norm to this
     # improved DDPM (Nichol & Dhariwal 2021): also learn the reverse variance Σ_θ, trained with L_hybrid
     learn_variance: bool = False
+    min_snr_gamma: float = 0.0  # > 0: min-SNR-γ loss weighting (Hang et al. 2023; they use γ = 5); 0: L_simple as is
     vlb_weight: float = VLB_WEIGHT  # λ of L_hybrid = L_simple + λ L_vlb (used with learn_variance)
     family: str = "ddpm"  # checkpoint family tag
 
@@ -47,6 +48,11 @@ class DiffusionSpec(NetworkSpec):
         if isinstance(self.vlb_weight, bool) or not isinstance(self.vlb_weight, (int, float)) \
                 or not 0 <= self.vlb_weight <= 1:
             raise ValueError(f"vlb_weight (λ) must be a number from 0 to 1, got {self.vlb_weight!r}")
+        if isinstance(self.min_snr_gamma, bool) or not isinstance(self.min_snr_gamma, (int, float)) \
+                or not 0 <= self.min_snr_gamma <= 1000:
+            raise ValueError(f"min_snr_gamma must be a number from 0 (off) to 1000, got {self.min_snr_gamma!r}")
+        if self.learn_variance and self.min_snr_gamma:
+            raise ValueError("a learned variance is trained with L_hybrid; min-SNR weighting is not combined with it")
         if self.learn_variance and self.prediction != "eps":
             raise ValueError("a learned variance is trained with ε-prediction (as Nichol & Dhariwal); "
                              f"got prediction={self.prediction!r}")
@@ -70,7 +76,7 @@ class DiffusionSpec(NetworkSpec):
             loss, parts = hybrid_loss(model, schedule, x0, labels, generator, self.vlb_weight)
             return loss, {"loss": loss.item(), **parts}
         net = model.net if isinstance(model, EpsModel) else model
-        loss = simple_loss(net, schedule, x0, labels, generator, self.prediction)
+        loss = simple_loss(net, schedule, x0, labels, generator, self.prediction, self.min_snr_gamma)
         return loss, {"loss": loss.item()}
 
     def preview(self, model, n: int, generator: torch.Generator, num_steps: int = 25) -> torch.Tensor:
@@ -92,10 +98,11 @@ def drop_labels(y: torch.Tensor, num_classes: int | None, p: float, generator: t
 
 
 def simple_loss(net, schedule, x0: torch.Tensor, condition, generator: torch.Generator,
-                prediction: str = "eps") -> torch.Tensor:
+                prediction: str = "eps", min_snr_gamma: float = 0.0) -> torch.Tensor:
     """The squared error of a network's output against the target of `prediction` (ε, x0 or v) on clean samples
     x0 with a condition (labels, token ids, or None), a random t and ε per example. For ε it is Ho et al.'s
-    L_simple; for x0 and v it is L_simple re-weighted per t (the weights are stated at the loss below)."""
+    L_simple; for x0 and v it is L_simple re-weighted per t (the weights are stated at the loss below).
+    min_snr_gamma γ > 0 re-weights each example to the min-SNR-γ weighting (Hang et al. 2023)."""
     t, noise, x_t = schedule.noised_batch(x0, generator)
     target = {"eps": noise, "x0": x0, "v": _v_target(schedule, x0, t, noise)}[prediction]
     # L_simple = E_{t, x_0, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²   — Ho et al. 2020, eq. 14
@@ -104,7 +111,14 @@ def simple_loss(net, schedule, x0: torch.Tensor, condition, generator: torch.Gen
     #   x0: ‖x_0 − x̂_0‖² = ‖ε − ε̂‖² / SNR(t)                    (weight 1/SNR: low-noise t count far less)
     #   v:  ‖v − v̂‖²     = ‖ε − ε̂‖² / ᾱ_t = (1 + 1/SNR(t)) ‖ε − ε̂‖² = (1 + SNR(t)) ‖x_0 − x̂_0‖²
     # e.g. linear schedule, T = 1000: x0's weight is 1e-4 at t = 1 and 2.5e4 at t = T; v's is 1.0001 and 2.5e4.
-    return reduce((net(x_t, t, condition) - target) ** 2, "b ... -> b", "mean").mean()
+    per_example = reduce((net(x_t, t, condition) - target) ** 2, "b ... -> b", "mean")
+    if min_snr_gamma:
+        # min-SNR-γ: x̂_0's error weighted by min(SNR(t), γ), so the many nearly clean t stop dominating — Hang et
+        # al. 2023, eq. 9; in each target's own units: ε × min(SNR, γ)/SNR, x0 × min(SNR, γ), v × min(SNR, γ)/(SNR + 1)
+        snr = schedule.snr.to(x0.device)[t]
+        per_example = per_example * (snr.clamp(max=min_snr_gamma) / {"eps": snr, "x0": 1.0, "v": snr + 1}[prediction]).to(
+            per_example.dtype)
+    return per_example.mean()
 
 
 def _v_target(schedule, x0, t, noise):

@@ -11,6 +11,7 @@ their code reports them; summed over t they give bits/dim.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -120,27 +121,44 @@ def hybrid_loss(model: LearnedVariance, schedule: Schedule, x0, condition, gener
 
 @dataclass
 class BoundReport:
-    """The variational bound on −log p(x_0) of a batch of test data, per variance, in bits per dimension."""
+    """The variational bound on −log p(x_0) of a batch of test data, per reverse variance, in bits per dimension;
+    while it is being measured (done < T), the indices not reached yet are NaN and left out of the sums."""
 
     bits_per_dim: dict  # {variance: mean over the examples of L_T + Σ_t L_t}
     terms: dict  # {variance: (T,) mean L_t per schedule index t (index 0: the decoder)}
     prior: float  # mean L_T, the same for every variance
     n: int  # test examples
+    v: torch.Tensor | None  # (T, 3): a learned-variance model's v per index, its 10th percentile, mean and 90th
+    done: int  # indices measured so far; T when complete
 
 
-def bound_terms(model, schedule: Schedule, x0: torch.Tensor, y=None, variances=("posterior", "beta"),
-                generator: torch.Generator | None = None) -> Iterator[tuple[int, dict]]:
-    """Yield (index t, {variance: (B,) L_t in bits/dim}) for t = T−1 … 0, one network call per t: each x_t is x_0
-    noised with fresh noise. "learned" needs a `LearnedVariance` model. Close the generator to stop."""
-    if "learned" in variances and not hasattr(model, "eps_and_v"):
+def bound_steps(model, schedule: Schedule, x0: torch.Tensor, y=None, variances=("posterior", "beta"),
+                generator: torch.Generator | None = None) -> Iterator[BoundReport]:
+    """Measure the bound one index at a time, t = T−1 … 0 (one network call each, x_0 noised with fresh noise),
+    yielding the report so far after each; close the generator to stop. "learned" needs a `LearnedVariance`."""
+    learned = hasattr(model, "eps_and_v")
+    if "learned" in variances and not learned:
         raise ValueError("the learned variance needs a model trained with learned variance")
-    for t in reversed(range(schedule.num_steps)):
+    T = schedule.num_steps
+    terms = {name: torch.full((T,), float("nan"), dtype=torch.float64) for name in variances}
+    totals = {name: torch.zeros(x0.shape[0], dtype=torch.float64) for name in variances}
+    v_stats = torch.full((T, 3), float("nan"), dtype=torch.float64) if learned else None
+    prior = prior_term(schedule, x0).double().cpu()
+    for done, t in enumerate(reversed(range(T)), start=1):
         t_batch = torch.full((x0.shape[0],), t, dtype=torch.long, device=x0.device)
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
         x_t = schedule.q_sample(x0, t_batch, noise)
         with torch.no_grad():
-            eps, v = model.eps_and_v(x_t, t_batch, y) if hasattr(model, "eps_and_v") else (model(x_t, t_batch, y), None)
-            yield t, {name: vlb_term(schedule, x0, x_t, t_batch, eps, name, v).cpu() for name in variances}
+            eps, v = model.eps_and_v(x_t, t_batch, y) if learned else (model(x_t, t_batch, y), None)
+            for name in variances:
+                term = vlb_term(schedule, x0, x_t, t_batch, eps, name, v).double().cpu()
+                terms[name][t], totals[name] = term.mean(), totals[name] + term
+        if learned:
+            flat = v.flatten().float().cpu()
+            v_stats[t] = torch.stack([flat.quantile(0.1), flat.mean(), flat.quantile(0.9)]).double()
+        yield BoundReport({name: float((totals[name] + prior).mean()) for name in variances},
+                          {name: terms[name].clone() for name in variances}, float(prior.mean()), x0.shape[0],
+                          None if v_stats is None else v_stats.clone(), done)
 
 
 def bits_per_dim(model, schedule: Schedule, x0: torch.Tensor, y=None, variances=("posterior", "beta"),
@@ -148,12 +166,4 @@ def bits_per_dim(model, schedule: Schedule, x0: torch.Tensor, y=None, variances=
     """The full bound −log p(x_0) ≤ L_T + Σ_{t ≥ 1} L_{t−1} + L_0 in bits per dimension (T network calls)   — Ho et
     al. 2020, eq. 5; the paper's headline number, Nichol & Dhariwal 2021, Table 1–2. For 8-bit images it bounds the
     discrete likelihood; for points it is a bound on a density (it can be negative)."""
-    terms = {name: torch.zeros(schedule.num_steps, dtype=torch.float64) for name in variances}
-    totals = {name: torch.zeros(x0.shape[0], dtype=torch.float64) for name in variances}
-    for t, by_variance in bound_terms(model, schedule, x0, y, variances, generator):
-        for name, term in by_variance.items():
-            terms[name][t] = term.double().mean()
-            totals[name] += term.double()
-    prior = prior_term(schedule, x0).double().cpu()
-    return BoundReport({name: float((totals[name] + prior).mean()) for name in variances}, terms, float(prior.mean()),
-                       x0.shape[0])
+    return deque(bound_steps(model, schedule, x0, y, variances, generator), maxlen=1)[0]

@@ -78,3 +78,62 @@ def gif_frames(trajectory, modality: str, count: int = 60) -> list[np.ndarray]:
         else:
             frames.append(np.concatenate([grid(trajectory.x_t[k]), grid(trajectory.x0[k])], axis=1))
     return frames
+
+
+# ---- improved DDPM: the learned variance ------------------------------------------------------------------------
+VARIANCE_NAMES = {"posterior": "σ² = β̃ (fixed)", "beta": "σ² = β (fixed)", "learned": "Σ_θ learned"}
+
+
+def variance_steps_figure(rows: list[dict], metric: str, label: str) -> go.Figure:
+    """`metric` against respaced DDPM steps K, one line per reverse variance (rows of `evaluate.variance_rows`)."""
+    from .flows import steps_figure
+
+    fig = steps_figure([{**r, "method": VARIANCE_NAMES[r["variance"]], "nfe": r["steps"]} for r in rows], metric, label)
+    fig.update_xaxes(title="respaced DDPM steps K (network calls per sample)")
+    return fig
+
+
+def variance_over_t(schedule, v_by_t: np.ndarray) -> go.Figure:
+    """Left: σ_t² against t for β_t, β̃_t and the learned Σ_θ (its mean v, with the 10–90 % band of v over pixels
+    and examples), log scale. Right: v itself (0: β̃, 1: β). t is the UI's t = index + 1. v_by_t: (T, 3) per index
+    (10th percentile, mean, 90th percentile), NaN where not measured."""
+    from plotly.subplots import make_subplots
+
+    from ..diffusion.samplers import learned_log_variance
+
+    t = np.arange(1, schedule.num_steps + 1)
+    beta = schedule.betas.numpy()
+    beta_tilde = np.concatenate([schedule.posterior_variance[1:2].numpy(), schedule.posterior_variance[1:].numpy()])
+    sigma2 = learned_log_variance(torch.from_numpy(np.asarray(v_by_t, dtype=np.float64)),
+                                  torch.from_numpy(beta)[:, None], torch.from_numpy(beta_tilde)[:, None]).exp().numpy()
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("reverse variance σ_t² (log scale)", "learned v (0 = β̃, 1 = β)"))
+    fig.add_trace(go.Scatter(x=t, y=beta, name="β_t", line=dict(color="#d62728", dash="dash")), 1, 1)
+    fig.add_trace(go.Scatter(x=t, y=beta_tilde, name="β̃_t", line=dict(color="#1f77b4", dash="dash")), 1, 1)
+    fig.add_trace(go.Scatter(x=t, y=sigma2[:, 1], name="Σ_θ (mean v)", line=dict(color="#2ca02c", width=3)), 1, 1)
+    lo, mid, hi = (np.asarray(v_by_t, dtype=np.float64)[:, k] for k in range(3))
+    fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
+                             fillcolor="rgba(44,160,44,0.2)", line=dict(width=0), name="v, 10–90 %",
+                             hoverinfo="skip"), 1, 2)
+    fig.add_trace(go.Scatter(x=t, y=mid, name="v, mean", line=dict(color="#2ca02c", width=3)), 1, 2)
+    fig.update_yaxes(type="log", row=1, col=1)
+    fig.update_xaxes(title="t (noising steps)", type="log")
+    fig.update_layout(height=380, margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.3),
+                      template="plotly_white", font=dict(size=14))
+    return fig
+
+
+def bound_terms_figure(terms: dict[str, np.ndarray]) -> go.Figure:
+    """Each term L_{t−1} of the bound (bits/dim) against t = index + 1 for t ≥ 2 (the KL terms; t = 1 is the
+    decoder, in the table), log–log: where the bits of the likelihood are   — Nichol & Dhariwal 2021, Figure 2."""
+    fig = go.Figure()
+    for k, (variance, values) in enumerate(terms.items()):
+        values = np.asarray(values, dtype=np.float64)
+        t = np.arange(1, len(values) + 1)
+        keep = (t >= 2) & np.isfinite(values) & (values > 0)
+        fig.add_trace(go.Scatter(x=t[keep], y=values[keep], name=VARIANCE_NAMES[variance], mode="lines",
+                                 line=dict(color=["#1f77b4", "#d62728", "#2ca02c"][k % 3])))
+    fig.update_xaxes(title="t (noising steps)", type="log")
+    fig.update_yaxes(title="L_{t−1}, bits per dimension", type="log")
+    fig.update_layout(title="terms of the bound", height=380, margin=dict(l=60, r=10, t=50, b=40),
+                      legend=dict(orientation="h", y=-0.3), template="plotly_white", font=dict(size=14))
+    return fig
