@@ -16,6 +16,9 @@ from .common import CHEAP, EXPENSIVE, MAX_SEED, about, check_choice, check_int, 
 
 SOURCES = {"Fashion-MNIST": "fashion", "digits": "digits", "shapes": "shapes", "upload": "upload"}
 T_CHOICES = (50, 100, 250, 500, 1000)
+ZERO_SNR = "+zero-snr"  # a schedule name with this suffix is rescaled to zero terminal SNR (Lin et al. 2024)
+SCHEDULE_CHOICES = [(kind, kind) for kind in SCHEDULES] + [
+    (f"{kind}, rescaled to zero terminal SNR", kind + ZERO_SNR) for kind in SCHEDULES]
 STRIP_FRAMES = 9
 PLAY_FPS = 15
 GIF_FRAMES = 60
@@ -54,11 +57,15 @@ def pick_x0(source, label, index, upload) -> tuple[torch.Tensor, str]:
     return data.example(name, label, index)
 
 
+def _schedule(name, T: int, what: str = "schedule"):
+    """A schedule of the menu: a kind, or a kind rescaled to zero terminal SNR ("cosine+zero-snr")."""
+    check_choice(name, what, [value for _, value in SCHEDULE_CHOICES])
+    return make_schedule(name.removesuffix(ZERO_SNR), T, zero_terminal_snr=name.endswith(ZERO_SNR))
+
+
 def _schedules(schedule_a, schedule_b, T):
-    check_choice(schedule_a, "schedule A", SCHEDULES)
-    check_choice(schedule_b, "schedule B", SCHEDULES)
     T = check_int(T, "T", T_CHOICES[0], T_CHOICES[-1])
-    return make_schedule(schedule_a, T), make_schedule(schedule_b, T)
+    return _schedule(schedule_a, T, "schedule A"), _schedule(schedule_b, T, "schedule B")
 
 
 def _noise(x0, seed):
@@ -68,7 +75,7 @@ def _noise(x0, seed):
 def _numbers(schedule, t: int) -> str:
     alpha_bar = schedule.alpha_bar_at(t)
     snr = "∞ (no noise yet)" if t == 0 else f"{alpha_bar / (1 - alpha_bar):.4g}"
-    return (f"**{schedule.kind}**, t = {t} of {schedule.num_steps}: ᾱ_t = {alpha_bar:.4f} · "
+    return (f"**{schedule.name}**, t = {t} of {schedule.num_steps}: ᾱ_t = {alpha_bar:.4f} · "
             f"signal coefficient √ᾱ_t = {np.sqrt(alpha_bar):.3f} · noise coefficient √(1−ᾱ_t) = "
             f"{np.sqrt(1 - alpha_bar):.3f} · SNR = ᾱ_t/(1−ᾱ_t) = {snr}")
 
@@ -98,7 +105,9 @@ def frame(source, label, index, upload, schedule_a, schedule_b, T, t, noise_seed
 def schedule_plot(schedule_a, schedule_b, T, t):
     schedules = _schedules(schedule_a, schedule_b, T)
     t = check_int(t, "t", 0, schedules[0].num_steps)
-    curves = {s.kind: {"alpha_bar": s.alphas_cumprod.numpy(), "log_snr": s.snr.log().numpy()} for s in schedules}
+    # log SNR(T) = −∞ on a zero-terminal-SNR schedule: left out of the plot (NaN)
+    curves = {s.name: {"alpha_bar": s.alphas_cumprod.numpy(), "log_snr": np.where(s.snr > 0, s.snr.log(), np.nan)}
+              for s in schedules}
     return viz.schedule_figure(curves, ui_t=t)
 
 
@@ -108,9 +117,10 @@ def _share_table(schedules) -> str:
     for s in dict.fromkeys(schedules):  # one row per distinct schedule
         summary = schedule_summary(s)
         half = summary["first_t_below_half"]
-        rows.append(f"| {s.kind} | {100 * summary['share_nearly_noise']:.1f}% | {half} ({100 * half / s.num_steps:.0f}% of T) "
+        cited = SCHEDULE_CITATIONS[s.kind] + (", rescaled: Lin et al. 2024, Algorithm 1" if s.zero_terminal_snr else "")
+        rows.append(f"| {s.name} | {100 * summary['share_nearly_noise']:.1f}% | {half} ({100 * half / s.num_steps:.0f}% of T) "
                     f"| {summary['alpha_bar_T']:.2e} | {summary['sqrt_alpha_bar_T']:.2g} | {summary['terminal_snr']:.2e} "
-                    f"| {SCHEDULE_CITATIONS[s.kind]} |")
+                    f"| {cited} |")
     return "\n".join(rows) + "\n\n" + _terminal_note(schedules[0].num_steps)
 
 
@@ -119,7 +129,7 @@ def _terminal_note(T: int) -> str:
     ends = {kind: schedule_summary(make_schedule(kind, T)) for kind in SCHEDULES}
     listed = " · ".join(f"{kind} {e['alpha_bar_T']:.2e} (√ᾱ_T = {e['sqrt_alpha_bar_T']:.2g})" for kind, e in ends.items())
     worst = max(ends, key=lambda kind: ends[kind]["alpha_bar_T"])
-    return (f"**Does x_T reach pure noise?** ᾱ_T at T = {T}, every schedule: {listed}. No schedule here reaches "
+    return (f"**Does x_T reach pure noise?** ᾱ_T at T = {T}, every schedule as published: {listed}. None of them reaches "
             f"ᾱ_T = 0 exactly; **{worst}** leaves the most: x_T = {ends[worst]['sqrt_alpha_bar_T']:.3f}·x_0 + "
             f"{np.sqrt(1 - ends[worst]['alpha_bar_T']):.3f}·ε, so {100 * ends[worst]['sqrt_alpha_bar_T']:.0f}% of "
             "the signal's amplitude is still in x_T (terminal SNR "
@@ -127,7 +137,9 @@ def _terminal_note(T: int) -> str:
             "starts from a mismatch: the model was trained on x_T that still hold some of the image (for example "
             "its mean brightness), and at sampling time that signal is missing — Lin et al. 2024, \"Common "
             "diffusion noise schedules and sample steps are flawed\", who rescale the schedule to zero terminal "
-            "SNR.")
+            "SNR (Algorithm 1: shift and scale √ᾱ_t so that √ᾱ_T = 0 and √ᾱ_1 stays). Choose a schedule \"rescaled "
+            "to zero terminal SNR\" above to see it: the last frame is then pure noise. A model trained on such a "
+            "schedule must predict v (or x₀), not ε: at SNR 0, ε = x_T says nothing about x₀.")
 
 
 @user_errors
@@ -165,7 +177,7 @@ def closed_form_check(source, label, index, upload, schedule_a, T, t, noise_seed
     x0, _ = pick_x0(source, label, index, upload)
     seed = check_int(noise_seed, "noise seed", 0, MAX_SEED)
     r = closed_form_vs_iterated(schedule, x0, t, num_draws=64, generator=torch.Generator().manual_seed(seed))
-    return (f"**{schedule.kind}, t = {t}.** Closed form: one jump with eq. 4. Iterated: {t} single steps of eq. 2.\n\n"
+    return (f"**{schedule.name}, t = {t}.** Closed form: one jump with eq. 4. Iterated: {t} single steps of eq. 2.\n\n"
             "| quantity | closed form q(x_t∣x_0) | iterated q(x_t∣x_{t−1}) |\n|---|---|---|\n"
             f"| signal coefficient √ᾱ_t vs ∏√α_s | {r['sqrt_alpha_bar_closed']:.10f} | {r['sqrt_alpha_bar_iterated']:.10f} |\n"
             f"| noise variance 1−ᾱ_t vs recursion v_t = α_t v_(t−1) + β_t | {r['variance_closed']:.10f} | {r['variance_iterated']:.10f} |\n"
@@ -211,7 +223,7 @@ def export_gif(source, label, index, upload, schedule_a, schedule_b, T, noise_se
     frames = []
     for t in np.linspace(0, schedules[0].num_steps, GIF_FRAMES).round().astype(int):
         panels = [viz.captioned(viz.image_grid(noise_at(s, x0[None], int(t), noise[None]), scale=scale, pad=2),
-                            f"{s.kind} t={t}") for s in schedules]
+                            f"{s.name} t={t}") for s in schedules]
         frames.append(np.concatenate(panels, axis=1))
     return str(viz.save_gif(frames, export_path("forward", ".gif"), fps=PLAY_FPS))
 
@@ -220,16 +232,15 @@ def export_gif(source, label, index, upload, schedule_a, schedule_b, T, noise_se
 def toy_cloud(dataset, schedule, T, t, seed):
     """The whole 2D dataset at time t, with its marginals against N(0, 1), and its moments vs theory."""
     check_choice(dataset, "dataset", data.TOY2D)
-    check_choice(schedule, "schedule", SCHEDULES)
     T = check_int(T, "T", T_CHOICES[0], T_CHOICES[-1])
+    s = _schedule(schedule, T)
     t = check_int(t, "t", 0, T)
     seed = check_int(seed, "seed", 0, MAX_SEED)
     ds = data.load_toy2d(dataset, "train", n=1500, seed=seed)
-    s = make_schedule(schedule, T)
     x_t = noise_at(s, ds.x, t, matched_noise(tuple(ds.x.shape), seed))
     alpha_bar = s.alpha_bar_at(t)
     m = cloud_moments(ds.x, x_t, alpha_bar)  # measured against eq. 4's prediction
-    figure = viz.scatter_with_marginals(x_t.numpy(), ds.y.numpy(), title=f"{dataset} under the {schedule} schedule, "
+    figure = viz.scatter_with_marginals(x_t.numpy(), ds.y.numpy(), title=f"{dataset} under the {s.name} schedule, "
                                         f"t = {t} of {T} (ᾱ_t = {alpha_bar:.3f})")
     table = ("| axis | measured mean | predicted √ᾱ_t·E[x_0] | measured variance | predicted ᾱ_t·Var[x_0] + (1−ᾱ_t) | N(0, 1) |\n"
              "|---|---|---|---|---|---|\n" +
@@ -286,8 +297,8 @@ def _build_image_tab(page: gr.Blocks) -> None:
             label = gr.Dropdown(_class_choices("Fashion-MNIST"), value=7, label="Class")
             index = gr.Number(0, precision=0, minimum=0, label="Index within the class (test split)")
         with gr.Column(scale=1, min_width=260):
-            schedule_a = gr.Dropdown(list(SCHEDULES), value="linear", label="Schedule A")
-            schedule_b = gr.Dropdown(list(SCHEDULES), value="cosine", label="Schedule B")
+            schedule_a = gr.Dropdown(SCHEDULE_CHOICES, value="linear", label="Schedule A")
+            schedule_b = gr.Dropdown(SCHEDULE_CHOICES, value="cosine", label="Schedule B")
         with gr.Column(scale=1, min_width=240):
             T = gr.Dropdown(list(T_CHOICES), value=1000, label="T, the number of noising steps")
             noise_seed = gr.Number(0, precision=0, minimum=0, label="Noise seed (same noise for A and B)")
@@ -351,7 +362,7 @@ def _build_toy_tab(page: gr.Blocks) -> None:
                 "N(0, 1) curve, and the table compares the measured moments with what eq. 4 predicts.")
     with gr.Row():
         dataset = gr.Dropdown([(data.toy2d.TOY2D_TITLES[k], k) for k in data.TOY2D], value="moons", label="Dataset")
-        schedule = gr.Dropdown(list(SCHEDULES), value="linear", label="Schedule")
+        schedule = gr.Dropdown(SCHEDULE_CHOICES, value="linear", label="Schedule")
         T = gr.Dropdown(list(T_CHOICES), value=1000, label="T")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed (data and noise)")
     t = gr.Slider(0, 1000, value=0, step=1, label="t: noising steps applied", elem_id="toy-t")

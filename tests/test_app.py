@@ -66,6 +66,27 @@ def test_the_schedule_table_shows_how_much_signal_is_left_at_T():
     assert f"linear {linear:.2e}" in table
 
 
+def test_the_zero_terminal_snr_rescale_ends_in_pure_noise():
+    """Lin et al. 2024, Algorithm 1: √ᾱ_t is shifted and scaled, so √ᾱ_T = 0, √ᾱ_1 is kept, and every √ᾱ_t is the
+    same affine function of the original; the page's last frame is then the noise itself."""
+    import torch
+
+    from playground.diffusion import make_schedule
+    plain, rescaled = make_schedule("scaled_linear", 1000), make_schedule("scaled_linear", 1000, zero_terminal_snr=True)
+    a, b = plain.alphas_cumprod.sqrt(), rescaled.alphas_cumprod.sqrt()
+    assert float(b[-1]) == 0 and float(rescaled.betas[-1]) == 1 and float(b[0]) == pytest.approx(float(a[0]), rel=1e-12)
+    torch.testing.assert_close(b, (a - a[-1]) * a[0] / (a[0] - a[-1]))
+    assert bool(((rescaled.betas > 0) & (rescaled.betas <= 1)).all())
+    table = forward.strips(**{**{k: v for k, v in FRAME.items() if k != "t"}, "schedule_b": "scaled_linear+zero-snr"})[3]
+    row = next(line for line in table.splitlines() if line.startswith("| scaled_linear, zero terminal SNR |"))
+    assert "| 0.00e+00 | 0 | 0.00e+00 |" in row and "Lin et al. 2024, Algorithm 1" in row
+    x_a, x_b, numbers = forward.frame(**{**FRAME, "schedule_a": "scaled_linear", "schedule_b": "scaled_linear+zero-snr",
+                                         "t": 1000})
+    assert "scaled_linear, zero terminal SNR" in numbers and "SNR = ᾱ_t/(1−ᾱ_t) = 0" in numbers
+    with pytest.raises(gr.Error, match="schedule B"):
+        forward.frame(**{**FRAME, "schedule_b": "cosine+zero-snr; drop"})
+
+
 def test_play_reaches_T():
     frames = list(forward.play(**{**FRAME, "T": 50, "t": 40}))
     assert [f[0] for f in frames][-1] == 50 and all(f[0] >= 40 for f in frames)

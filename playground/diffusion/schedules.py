@@ -58,6 +58,19 @@ def sigmoid_betas(num_steps: int, start: float = -3.0, end: float = 3.0, tau: fl
     return betas_from_alpha_bar(alpha_bar / alpha_bar[0])
 
 
+def rescale_zero_terminal_snr(betas: torch.Tensor) -> torch.Tensor:
+    """The same schedule shifted and scaled so that ᾱ_T = 0 exactly (zero terminal SNR: x_T is pure noise) while
+    √ᾱ at the first step is kept   — Lin et al. 2024, "Common diffusion noise schedules and sample steps are
+    flawed", Algorithm 1. The last β becomes 1. A model trained on it must not predict ε alone (at SNR 0, ε = x_T
+    says nothing about x_0): they use v-prediction."""
+    root = torch.cumprod(1 - betas, dim=0).sqrt()  # √ᾱ_t
+    first, last = root[0].clone(), root[-1].clone()
+    # √ᾱ ← (√ᾱ − √ᾱ_T) · √ᾱ_1 / (√ᾱ_1 − √ᾱ_T): an affine map with √ᾱ_1 fixed and √ᾱ_T → 0
+    root = (root - last) * first / (first - last)
+    alpha_bar = root**2
+    return betas_from_alpha_bar(torch.cat([torch.ones(1, dtype=alpha_bar.dtype), alpha_bar]))
+
+
 _BETAS = {"linear": linear_betas, "cosine": cosine_betas, "sigmoid": sigmoid_betas, "scaled_linear": scaled_linear_betas}
 
 SCHEDULE_CITATIONS = {
@@ -88,6 +101,12 @@ class Schedule:
     posterior_variance: torch.Tensor  # (T,) β̃_t = (1 − ᾱ_{t−1}) / (1 − ᾱ_t) · β_t   (Ho et al. eq. 7)
     posterior_mean_coef1: torch.Tensor  # (T,) multiplies x_0 in μ̃_t   (eq. 7)
     posterior_mean_coef2: torch.Tensor  # (T,) multiplies x_t in μ̃_t   (eq. 7)
+    zero_terminal_snr: bool = False  # rescaled so that ᾱ_T = 0 (Lin et al. 2024, `rescale_zero_terminal_snr`)
+
+    @property
+    def name(self) -> str:
+        """The kind, and the rescaling when there is one: "scaled_linear, zero terminal SNR"."""
+        return self.kind + (", zero terminal SNR" if self.zero_terminal_snr else "")
 
     # ---- q: the forward process -------------------------------------------------
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -128,8 +147,9 @@ class Schedule:
         return float((self.alphas_cumprod < threshold).double().mean())
 
 
-def make_schedule(kind: str, num_steps: int) -> Schedule:
-    """Build a schedule by name ("linear", "cosine", "sigmoid", "scaled_linear") and T.
+def make_schedule(kind: str, num_steps: int, zero_terminal_snr: bool = False) -> Schedule:
+    """Build a schedule by name ("linear", "cosine", "sigmoid", "scaled_linear") and T, optionally rescaled to zero
+    terminal SNR (Lin et al. 2024).
 
     Schedules are cached: the same (kind, T) returns the same read-only object, so a training step or a page
     never rebuilds one."""
@@ -137,12 +157,16 @@ def make_schedule(kind: str, num_steps: int) -> Schedule:
         raise ValueError(f"unknown schedule {kind!r}; choose one of {', '.join(SCHEDULES)}")
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or not MIN_STEPS <= num_steps <= MAX_STEPS:
         raise ValueError(f"num_steps must be an integer from {MIN_STEPS} to {MAX_STEPS}, got {num_steps!r}")
-    return _build(kind, num_steps)
+    if not isinstance(zero_terminal_snr, bool):
+        raise ValueError(f"zero_terminal_snr must be True or False, got {zero_terminal_snr!r}")
+    return _build(kind, num_steps, zero_terminal_snr)
 
 
 @functools.lru_cache(maxsize=64)
-def _build(kind: str, num_steps: int) -> Schedule:
+def _build(kind: str, num_steps: int, zero_terminal_snr: bool = False) -> Schedule:
     betas = _BETAS[kind](num_steps).clamp(max=MAX_BETA)
+    if zero_terminal_snr:
+        betas = rescale_zero_terminal_snr(betas)
     alphas = 1 - betas
     alphas_cumprod = torch.cumprod(alphas, dim=0)
     alphas_cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64), alphas_cumprod[:-1]])
@@ -158,4 +182,5 @@ def _build(kind: str, num_steps: int) -> Schedule:
         posterior_variance=betas * (1 - alphas_cumprod_prev) / (1 - alphas_cumprod),
         posterior_mean_coef1=betas * alphas_cumprod_prev.sqrt() / (1 - alphas_cumprod),
         posterior_mean_coef2=(1 - alphas_cumprod_prev) * alphas.sqrt() / (1 - alphas_cumprod),
+        zero_terminal_snr=zero_terminal_snr,
     )
