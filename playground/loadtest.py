@@ -31,7 +31,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The common actions: (name, api_name, arguments given a random generator). Cheap ones are frequent.
+# The common actions of every page: (api_name, arguments given a random generator, weight). Cheap ones are frequent.
+PROMPTS = ("a small red circle at the top left", "a large blue square", "a green triangle above a yellow diamond")
 ACTIONS = {
     "forward: move the t slider": ("/forward_frame", lambda r: ["Fashion-MNIST", int(r.integers(10)), 0, None, "linear",
                                                                 "cosine", 1000, int(r.integers(1001)), 0], 12),
@@ -39,6 +40,22 @@ ACTIONS = {
     "reverse: generate 16 Fashion, DDIM-50": ("/reverse_generate",
                                               lambda r: ["ddpm-fashion-cosine", int(r.integers(1000)), "ddim", 50, 0.0,
                                                          16, -1], 1),
+    "reverse: learned-variance card": ("/reverse_variance_card", lambda r: ["ddpm-moons-learned"], 2),
+    "autoencoders: reconstruct a test item": ("/ae_reconstruct", lambda r: ["Fashion-MNIST", int(r.integers(10)),
+                                                                          int(r.integers(50)), None], 4),
+    "vq: tokens of a test item": ("/vq_tokens", lambda r: ["vq-fashion", "Fashion-MNIST", int(r.integers(10)),
+                                                           int(r.integers(50)), None], 3),
+    "gan: 40 Fashion samples": ("/gan_samples", lambda r: [40, int(r.integers(1000)), "gan-fashion"], 2),
+    "guidance: 5 scales x 4 seeds, DDIM-50": ("/guidance_grid", lambda r: ["fashion", int(r.integers(10)),
+                                                                          "0, 1, 2, 4, 8", 4, int(r.integers(1000)),
+                                                                          "ddim", 50, "static", 0.995], 1),
+    "flows: ODE paths on the plane": ("/flows_paths", lambda r: ["fm-moons", "euler", 10, 500, int(r.integers(1000))], 3),
+    "clip: zero-shot a test scene": ("/clip_zero_shot", lambda r: ["a {shape}", "test scene", int(r.integers(100)), None,
+                                                                   True, "clip-scenes"], 3),
+    "text to image: 8 scenes, DDIM-50": ("/t2i_generate", lambda r: ["ldm-scenes", PROMPTS[int(r.integers(3))], "", 3, 50,
+                                                                     "ddim", int(r.integers(1000)), 8], 1),
+    "dalle: DALL·E 1 writes a prompt": ("/dalle1_write", lambda r: [PROMPTS[int(r.integers(3))], 1.0, 0,
+                                                                     int(r.integers(1000)), 40], 1),
 }
 
 

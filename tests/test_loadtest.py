@@ -16,3 +16,20 @@ def test_bounds_are_checked():
     import pytest
     with pytest.raises(ValueError, match="students"):
         loadtest.run(students=10_000, seconds=1)
+
+
+def test_every_action_matches_an_endpoint_of_the_app(server_url):
+    """The simulated class calls the app's real endpoints with the arguments they take (checked without load)."""
+    import numpy as np
+    from gradio_client import Client
+
+    api = Client(server_url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
+    pages = {name.split(":")[0] for name in loadtest.ACTIONS}
+    assert pages >= {"forward", "reverse", "autoencoders", "vq", "gan", "guidance", "flows", "clip", "text to image",
+                     "dalle"}
+    for name, (api_name, make_args, weight) in loadtest.ACTIONS.items():
+        assert api_name in api, name
+        given, parameters = make_args(np.random.default_rng(0)), api[api_name]["parameters"]
+        assert len(given) <= len(parameters), name
+        assert all(p["parameter_has_default"] for p in parameters[len(given):]), name  # the rest take defaults
+        assert weight > 0

@@ -19,14 +19,15 @@ VARIANCES = ("posterior", "beta", "learned")
 MAX_POINTS, MAX_IMAGES = 2000, 64
 UPDATE_EVERY_S = 0.5  # how often a live measurement redraws (and so answers Stop within about this long)
 
-LEAD = ("**Improved DDPM** (Nichol & Dhariwal 2021). DDPM fixes the reverse step's variance σ_t² to β̃_t or β_t "
-        "(Ho et al. found both sample equally well at T = 1000). These models also output a number v per pixel "
-        "(per coordinate for points) and use "
+LEAD = ("**Improved DDPM** (Nichol & Dhariwal 2021). DDPM fixes the reverse step's variance $\\sigma_t^2$ to "
+        "$\\tilde\\beta_t$ or $\\beta_t$ (Ho et al. found both sample equally well at T = 1000). These models also "
+        "output a number v per pixel (per coordinate for points) and use "
         "$\\Sigma_\\theta = \\exp(v \\log \\beta_t + (1 - v) \\log \\tilde\\beta_t)$ (eq. 15), trained with "
         "$L_\\text{hybrid} = L_\\text{simple} + \\lambda L_\\text{vlb}$, λ = 0.001 (eq. 16; the bound's gradient "
         "reaches v only). The variance matters when the sampler takes **fewer, longer steps**: DDPM *respaced* to K "
-        "of the T indices (§4) uses the betas of that shorter process, β = 1 − ᾱ_t / ᾱ_{t_prev}. The network "
-        "calls and the noise are the same for all three variances; only σ differs.")
+        "of the T indices (§4) uses the betas of that shorter process, $\\beta = 1 - \\bar\\alpha_t / "
+        "\\bar\\alpha_{t'}$ from each kept index t to the next one t'. The network calls and the noise are the same "
+        "for all three variances; only σ differs.")
 BOUND_NOTE = ("<small>Bits per dimension: the variational bound −log p(x₀ | label) ≤ L_T + Σ L_{t−1} + L₀ (Ho et al. "
               "eq. 5), averaged over test examples and divided by ln 2 and by the dimensions (784 pixels; 2 "
               "coordinates). For 8-bit images L₀ is the discretised Gaussian decoder (eq. 13), so lower is a better "
