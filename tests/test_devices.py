@@ -54,6 +54,26 @@ def test_sampler_keeps_every_tensor_on_the_models_device(sampler, guidance):
             assert tensor.device == META
 
 
+@pytest.mark.parametrize("guided", [False, True])
+def test_learned_variance_sampling_and_its_bound_stay_on_the_device(guided):
+    """Respaced DDPM with the learned Σ_θ (guided or not) and the bound's terms, all on the model's device."""
+    from playground.diffusion.variance import prior_term, vlb_term
+
+    spec = unet_spec(learn_variance=True)
+    model = spec.build().to(META).eval()
+    schedule = make_schedule(spec.schedule, spec.num_steps)
+    y = torch.tensor([1, 2, 3]).to(META)
+    guide = ClassifierFree(2.0, null=spec.null_condition(3, META)) if guided else None
+    steps = list(denoise_steps(model, schedule, torch.randn(3, 1, 8, 8).to(META), "ddpm", 5, y=y, guidance=guide,
+                               variance="learned", generator=torch.Generator().manual_seed(0)))
+    assert len(steps) == 5 and all(t.device == META for step in steps for t in (step.x_t, step.eps, step.x0, step.v))
+    x0, t = torch.zeros(3, 1, 8, 8, device=META), torch.tensor([0, 7, 19], device=META)
+    eps, v = model.eps_and_v(x0, t, y)
+    for variance in ("posterior", "beta", "learned"):
+        assert vlb_term(schedule, x0, x0, t, eps, variance, v).device == META
+    assert prior_term(schedule, x0).device == META  # (L_hybrid trains on meta below: "ddpm-learned")
+
+
 @pytest.mark.parametrize("prediction", ["x0", "v"])
 def test_x0_and_v_models_convert_to_eps_on_the_device(prediction):
     spec = unet_spec(prediction=prediction)
@@ -89,6 +109,7 @@ def test_text_to_image_sampling_with_a_negative_prompt_and_inpainting_stays_on_t
 def tiny_family_specs():
     return {
         "ddpm": unet_spec(),
+        "ddpm-learned": unet_spec(learn_variance=True),
         "ddpm-points": DiffusionSpec(network="mlp", mlp=MLPConfig(hidden_dim=16, num_layers=2, num_classes=2),
                                      num_steps=20, batch_size=8, ema_decay=0.9),
         "autoencoder": AutoencoderSpec(kind="vae", latent_dim=3, image_size=8, width=4, hidden=8, dataset="digits",
