@@ -35,12 +35,14 @@ PAGES = [
                  "patch discriminator's verdicts, and GAN vs VAE vs DDPM samples with one diversity figure each."),
     dict(route="/forward", docs="diffusion", title="Forward diffusion", module=forward, family="diffusion",
          teaches="A real image or a 2D cloud dissolving into Gaussian noise under two schedules side by side "
-                 "(linear, cosine, sigmoid, scaled-linear), with ᾱ_t, SNR and the share of steps spent in "
-                 "near-pure noise measured."),
+                 "(linear, cosine, sigmoid, scaled-linear, each also rescaled to zero terminal SNR), with ᾱ_t, SNR "
+                 "and the share of steps spent in near-pure noise measured."),
     dict(route="/reverse", docs="diffusion", title="Reverse diffusion", module=reverse, family="diffusion (DDPM, DDIM)",
          teaches="A trained denoiser pulls Fashion-MNIST items or 2D clouds out of pure noise. Step through every "
                  "recorded step (x_t, the predicted noise ε̂, the predicted x̂₀), compare DDPM-1000 with DDIM-5…100 "
-                 "and linear- with cosine-trained models, with measured quality, and train your own."),
+                 "and linear- with cosine-trained models, with measured quality; improved DDPM's learned variance "
+                 "against fixed β̃ and β at 25–1000 respaced steps, with its likelihood in bits/dim; and train your "
+                 "own."),
     dict(route="/guidance", docs="diffusion", title="Guidance", module=guidance, family="diffusion (CFG, classifier guidance)",
          teaches="Classifier-free guidance and classifier guidance side by side: rows are scales, columns are seeds "
                  "sharing x_T. The fidelity / diversity trade-off is measured from the samples, negative scales push "

@@ -316,10 +316,51 @@ def startup_figures() -> dict[str, float]:
     return figures
 
 
+def browser_figures() -> dict[str, float]:
+    """A 2D reverse run (two moons, DDIM-50, 2,000 points) in headless Chromium against a fresh app: seconds from the
+    click until the browser shows "Done" with its final plot, against the server's own time for the run (in that
+    text). Needs Debian's chromium and playwright; skipped without them."""
+    import re
+    import shutil
+
+    chromium = shutil.which("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        chromium = None
+    if chromium is None:
+        print("browser figures skipped: no chromium or playwright here")
+        return {}
+    from .loadtest import serving
+
+    with serving() as (url, _, _, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url.rstrip("/") + "/reverse")
+        page.locator("#reverse-model input").click()
+        page.get_by_role("option", name="two moons · cosine schedule (shipped)").click()
+        page.locator("#reverse-n input[type=number]").fill("2000")
+        page.locator("#reverse-n input[type=number]").press("Enter")
+        figures = {}
+        for attempt in range(2):  # the first run also loads the model and warms Plotly; the second is the figure
+            began = time.perf_counter()
+            page.locator("#reverse-generate").click()
+            done = page.locator("#reverse-status").get_by_text(re.compile(r"Done: .* in [0-9.]+ s"))
+            done.wait_for(timeout=120_000)
+            page.locator("#reverse-live-points .js-plotly-plot").wait_for(timeout=60_000)
+            shown = time.perf_counter() - began
+            server = float(re.search(r"in ([0-9.]+) s", done.inner_text()).group(1))
+            page.wait_for_timeout(500)
+        browser.close()
+    figures["2D reverse run, DDIM-50, 2,000 points: server time (s)"] = server
+    figures["2D reverse run: seen in the browser ÷ server time"] = shown / server
+    return figures
+
+
 def run() -> None:
     torch.set_num_threads(cpu_budget()[2])  # as the app runs them (see devices.cpu_budget)
     print(f"machine: {machine()}")
     for group in (startup_figures, forward_figures, sampling_figures, sampling_choices, guidance_figures, gan_figures, vq_figures,
-                  flow_figures, text_to_image_figures, dalle_figures, training_figures):
+                  flow_figures, text_to_image_figures, dalle_figures, browser_figures, training_figures):
         for name, value in group().items():
             print(f"{name:62s} {value:10.2f}", flush=True)

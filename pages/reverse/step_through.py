@@ -220,7 +220,7 @@ def build(page: gr.Blocks, runs: gr.State, my_models: gr.State) -> gr.Dropdown:
             sampler = gr.Radio([("DDPM (all T steps)", "ddpm"), ("DDIM", "ddim")], value="ddim", label="Sampler")
             steps = gr.Slider(1, 1000, value=50, step=1, label="DDIM steps", elem_id="reverse-steps")
             eta = gr.Slider(0, 1, value=0, step=0.05, label="DDIM η (0: deterministic, 1: DDPM-like noise)")
-            n = gr.Slider(1, MAX_POINTS, value=16, step=1, label="Number of samples")
+            n = gr.Slider(1, MAX_POINTS, value=16, step=1, label="Number of samples", elem_id="reverse-n")
             progress_text = gr.Markdown(elem_id="reverse-status")
         with gr.Column(scale=5):
             live = gr.Image(label="Live: x_t as sampling runs", format="png", interactive=False, height=LIVE_HEIGHT,
