@@ -339,12 +339,15 @@ def browser_figures() -> dict[str, float]:
         page.goto(url.rstrip("/") + "/reverse")
         page.locator("#reverse-model input").click()
         page.get_by_role("option", name="two moons · cosine schedule (shipped)").click()
+        page.wait_for_timeout(1500)  # the model's change event sets the sample slider's range for points
         page.locator("#reverse-n input[type=number]").fill("2000")
         page.locator("#reverse-n input[type=number]").press("Enter")
+        page.wait_for_timeout(500)
         figures = {}
         for attempt in range(2):  # the first run also loads the model and warms Plotly; the second is the figure
             began = time.perf_counter()
             page.locator("#reverse-generate").click()
+            page.locator("#reverse-status").get_by_text("Sampling: step").wait_for(timeout=120_000)  # this run's own
             done = page.locator("#reverse-status").get_by_text(re.compile(r"Done: .* in [0-9.]+ s"))
             done.wait_for(timeout=120_000)
             page.locator("#reverse-live-points .js-plotly-plot").wait_for(timeout=60_000)

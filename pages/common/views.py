@@ -24,6 +24,10 @@ class ImageView:
         """(picture, figure) for a pair of outputs (image component, plot component)."""
         return self.samples(x), None
 
+    def live(self, x: torch.Tensor, title: str = "") -> tuple:
+        """What a live view streams while sampling runs: the same as `show`."""
+        return self.show(x, title)
+
     def visibility(self) -> tuple:
         """gr.update()s for (the image component, the plot component)."""
         return gr.update(visible=True), gr.update(visible=False)
@@ -33,12 +37,20 @@ class PointsView:
     """2D points (B, 2): a scatter figure."""
 
     modality = "points"
+    LIVE_POINTS = 400
 
     def samples(self, x: torch.Tensor, title: str = "", reference: np.ndarray | None = None, limit: float = 2.5):
         return viz.points_frame(x.detach().float().cpu().numpy(), title=title, reference=reference, limit=limit)
 
     def show(self, x: torch.Tensor, title: str = "") -> tuple:
         return None, self.samples(x, title)
+
+    def live(self, x: torch.Tensor, title: str = "") -> tuple:
+        """While sampling runs, at most LIVE_POINTS points: the browser redraws an SVG scatter of 2,000 points too
+        slowly to keep up with a stream (measured in `bench`), and the finished run shows them all."""
+        shown = x[:self.LIVE_POINTS]
+        return self.show(shown, title + (f" (first {len(shown):,} of {len(x):,} points while it runs)"
+                                          if len(shown) < len(x) else ""))
 
     def visibility(self) -> tuple:
         return gr.update(visible=False), gr.update(visible=True)

@@ -102,7 +102,7 @@ def generate(model_name, seed, sampler, steps, eta, n, label, runs=None, my_mode
             continue
         recorder.add(event)
         if recorder.i < steps and ready():
-            picture, figure = view.show(event.x_t, f"step {recorder.i} of {steps}")
+            picture, figure = view.live(event.x_t, f"step {recorder.i} of {steps}")
             # t is 1-based, t = schedule index + 1, as in the step-through below and its schedule plot
             yield Live(picture, figure, f"Sampling: step {recorder.i} of {steps} (t = {event.t + 1} of "
                                         f"{model.schedule.num_steps}), {seconds:.1f} s", None, runs)
