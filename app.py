@@ -12,6 +12,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry, no v
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
@@ -111,15 +112,32 @@ JS = """
 set_journey([(page["route"], page["title"]) for page in PAGES])  # the order of every page's "Next" link
 
 
+@contextlib.contextmanager
+def _one_app_config():
+    """Gradio 6 rebuilds the whole app's config and its web app at the end of every `with demo.route(...)`, so 11
+    pages cost 11 rebuilds of a growing app (measured: about half of the cold start); `launch()` builds both again
+    anyway. While the pages are built, those intermediate rebuilds are skipped; launch makes the one that is used."""
+    from gradio import routes
+
+    get_config_file, create_app = gr.Blocks.get_config_file, routes.App.__dict__["create_app"]
+    gr.Blocks.get_config_file = lambda self: None
+    routes.App.create_app = staticmethod(lambda *args, **kwargs: None)
+    try:
+        yield
+    finally:
+        gr.Blocks.get_config_file, routes.App.create_app = get_config_file, create_app
+
+
 def build_app() -> gr.Blocks:
     # Gradio's cache of files sent to browsers: every 5 minutes, delete what is older than 10 (disk stays bounded)
     with gr.Blocks(title="Generative Models Playground", analytics_enabled=False, delete_cache=(300, 600)) as demo:
         home.build(demo, PAGES)
-    for page in PAGES:
-        with demo.route(page["title"], page["route"]) as route:
-            page["module"].build(route)
-            findings(page.get("docs"))
-            next_link(page["route"])
+    with _one_app_config():
+        for page in PAGES:
+            with demo.route(page["title"], page["route"]) as route:
+                page["module"].build(route)
+                findings(page.get("docs"))
+                next_link(page["route"])
     return demo
 
 
