@@ -85,7 +85,7 @@ def card_view(name):
     text = (f"**Measured when it was trained** (`{model.card.get('command', 'python -m playground train ' + name)}`), "
             f"on {n_rows:,} test {'images' if images else 'points'}:\n\n"
             + _bound_table(like["bits_per_dim"], baseline, metrics.get("baseline"), decoder))
-    quality = (f"**Respaced DDPM**, {n_rows:,} samples from the same noise"
+    quality = (f"**Respaced DDPM**, {metrics.get('steps_samples', n_rows):,} samples from the same noise"
                + (", own label (classes in turn), no guidance" if images else
                   f"; two draws of the data score {metrics.get('sliced_wasserstein_data_vs_data', float('nan')):.4f} "
                   "against each other") + ":\n\n" + _steps_table(rows, images))
