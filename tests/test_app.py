@@ -135,3 +135,14 @@ def test_bad_values_through_the_http_api(server_url):
         client.predict("mnist", "linear", 1000, 10, 0, api_name="/forward_toy")
     with pytest.raises(AppError, match="t must be"):
         client.predict("moons", "linear", 100, 500, 0, api_name="/forward_toy")
+
+
+def test_building_the_app_restores_gradio_and_launch_still_builds_every_page():
+    """build_app skips Gradio's per-route rebuilds of the app's config while the pages are built; afterwards Gradio
+    is as it was, and the served app (test_every_route_serves) has every page."""
+    from gradio import routes
+    get_config_file, create_app = gr.Blocks.get_config_file, routes.App.__dict__["create_app"]
+    demo = app.build_app()
+    assert gr.Blocks.get_config_file is get_config_file and routes.App.__dict__["create_app"] is create_app
+    assert [path for path, _, _ in demo.pages][1:] == [page["route"].strip("/") for page in app.PAGES]
+    assert demo.get_config_file()["page"]  # the config launch serves is made in one go, with the pages in it
