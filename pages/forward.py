@@ -10,7 +10,8 @@ import torch
 
 from playground import data, viz
 from playground.diffusion import SCHEDULE_CITATIONS, SCHEDULES, closed_form_vs_iterated, make_schedule
-from playground.diffusion.forward import cloud_moments, matched_noise, noise_at, noising_trajectory, schedule_summary
+from playground.diffusion.forward import (cloud_moments, film, matched_noise, noise_at, noising_trajectory,
+                                         schedule_summary)
 
 from .common import CHEAP, EXPENSIVE, MAX_SEED, about, check_choice, check_int, export_path, upload_path, user_errors
 
@@ -99,6 +100,62 @@ def frame(source, label, index, upload, schedule_a, schedule_b, T, t, noise_seed
     noise = _noise(x0, noise_seed)
     views = [_view(noise_at(s, x0[None], t, noise[None])[0]) for s in (sched_a, sched_b)]
     return views[0], views[1], _numbers(sched_a, t) + "\n\n" + _numbers(sched_b, t)
+
+
+@user_errors
+def film_data(source, label, index, upload, schedule_a, schedule_b, T, noise_seed) -> dict:
+    """x_0, the noise and both schedules' coefficients, for the browser to draw every frame of the slider itself
+    (`FRAME_JS`): scrubbing sends no request; the server draws the exact frame when the slider is let go."""
+    schedules = _schedules(schedule_a, schedule_b, T)
+    x0, _ = pick_x0(source, label, index, upload)
+    return {**film(schedules, x0, _noise(x0, noise_seed)), "scale": viz.fit_scale(x0.shape[-1], VIEW_SIDE)}
+
+
+# Draws x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε (Ho et al. eq. 4) for both schedules in the browser, as the server's `frame`
+# does (pixels: round((x + 1) · 127.5), clipped; each pixel a `scale`-sized square), and writes the same numbers.
+FRAME_JS = """
+(t, film) => {
+  if (!film || !film.x0 || t === null || t === undefined) return;
+  const k = Math.max(0, Math.min(Math.round(Number(t)), film.schedules[0].signal.length - 1));
+  const {channels, height, width, scale} = film, area = height * width;
+  const draw = (curve, id) => {
+    const img = document.querySelector('#' + id + ' img');
+    if (!img) return;
+    const a = curve.signal[k], b = curve.noise[k];
+    const small = document.createElement('canvas');
+    small.width = width; small.height = height;
+    const pixels = small.getContext('2d').createImageData(width, height);
+    for (let i = 0; i < area; i++) {
+      for (let c = 0; c < 3; c++) {
+        const j = (channels === 1 ? 0 : c) * area + i;
+        const x = Math.max(-1, Math.min(1, a * film.x0[j] + b * film.noise[j]));
+        pixels.data[4 * i + c] = Math.round((x + 1) * 127.5);
+      }
+      pixels.data[4 * i + 3] = 255;
+    }
+    small.getContext('2d').putImageData(pixels, 0, 0);
+    const big = document.createElement('canvas');
+    big.width = width * scale; big.height = height * scale;
+    const context = big.getContext('2d');
+    context.imageSmoothingEnabled = false;
+    context.drawImage(small, 0, 0, big.width, big.height);
+    img.src = big.toDataURL();
+  };
+  draw(film.schedules[0], 'forward-a');
+  draw(film.schedules[1], 'forward-b');
+  const numbers = document.querySelector('#forward-numbers .prose');
+  if (numbers) {
+    const T = film.schedules[0].signal.length - 1;
+    numbers.innerHTML = film.schedules.map(curve => {
+      const ab = curve.alpha_bar[k];
+      const snr = k === 0 ? '∞ (no noise yet)' : String(Number((ab / (1 - ab)).toPrecision(4)));
+      return `<p><strong>${curve.name}</strong>, t = ${k} of ${T}: ᾱ_t = ${ab.toFixed(4)} · signal coefficient ` +
+        `√ᾱ_t = ${curve.signal[k].toFixed(3)} · noise coefficient √(1−ᾱ_t) = ${curve.noise[k].toFixed(3)} · ` +
+        `SNR = ᾱ_t/(1−ᾱ_t) = ${snr}</p>`;
+    }).join('');
+  }
+}
+"""
 
 
 @user_errors
@@ -194,16 +251,18 @@ def closed_form_check(source, label, index, upload, schedule_a, T, t, noise_seed
 
 @user_errors
 def refresh(source, label, index, upload, schedule_a, schedule_b, T, t, noise_seed):
-    """Everything on the image tab: x_0, both x_t, the numbers, both strips, the table and the plot."""
+    """Everything on the image tab: x_0, both x_t, the numbers, both strips, the table, the plot, and the film the
+    browser draws the slider's frames from."""
     try:
         shown = show_source(source, label, index, upload)
     except UploadProblem as err:
         if upload:
             gr.Warning(err.message)
-        return (None, f"⚠ {err.message}") + (gr.update(),) * 8  # keep the rest of the page as it was
+        return (None, f"⚠ {err.message}") + (gr.update(),) * 9  # keep the rest of the page as it was
     shown_frame = frame(source, label, index, upload, schedule_a, schedule_b, T, t, noise_seed)
     shown_strips = strips(source, label, index, upload, schedule_a, schedule_b, T, noise_seed)
-    return (*shown, *shown_frame, *shown_strips, schedule_plot(schedule_a, schedule_b, T, t))
+    return (*shown, *shown_frame, *shown_strips, schedule_plot(schedule_a, schedule_b, T, t),
+            film_data(source, label, index, upload, schedule_a, schedule_b, T, noise_seed))
 
 
 def frame_or_keep(*args):
@@ -303,7 +362,8 @@ def _build_image_tab(page: gr.Blocks) -> None:
             T = gr.Dropdown(list(T_CHOICES), value=1000, label="T, the number of noising steps")
             noise_seed = gr.Number(0, precision=0, minimum=0, label="Noise seed (same noise for A and B)")
     source_info = gr.Markdown()
-    numbers = gr.Markdown()
+    numbers = gr.Markdown(elem_id="forward-numbers")
+    film_state = gr.JSON(visible=False)  # x_0, noise and coefficients: the browser draws the slider's frames
     gr.Markdown("### The whole film at a glance")
     strip_caption = gr.Markdown()
     strip_a = gr.Image(label="Schedule A, evenly spaced t", format="png", interactive=False, show_label=True)
@@ -332,7 +392,8 @@ def _build_image_tab(page: gr.Blocks) -> None:
         return (gr.update(choices=choices, value=choices[0][1] if choices else None, visible=not is_upload),
                 gr.update(value=0, visible=not is_upload), gr.update(visible=is_upload))
 
-    everything = [original, source_info, image_a, image_b, numbers, strip_a, strip_b, strip_caption, share_table, plot]
+    everything = [original, source_info, image_a, image_b, numbers, strip_a, strip_b, strip_caption, share_table, plot,
+                  film_state]
     all_inputs = picked + schedules + [t, noise_seed]
     source.input(on_source, source, [label, index, upload], api_visibility="private").then(
         refresh, all_inputs, everything, api_visibility="private")
@@ -342,11 +403,14 @@ def _build_image_tab(page: gr.Blocks) -> None:
           trigger_mode="always_last")
     page.load(refresh, all_inputs, everything, api_visibility="private")
 
-    # a frame takes about a millisecond: off the queue, so a class scrubbing at once never waits in line
-    t.input(frame_or_keep, all_inputs, [image_a, image_b, numbers], trigger_mode="always_last",
-            api_name="forward_frame", show_progress="hidden", queue=False)
-    gr.on([t.release, t.input], schedule_plot, schedules + [t], plot, api_visibility="private",
-          show_progress="hidden", trigger_mode="always_last", **CHEAP)  # typing t or arrow keys moves the marker too
+    # Scrubbing: the browser draws each frame itself from the film (no request, so a class scrubbing at once never
+    # waits); when the slider is let go (or a typed t is entered), the server draws the exact frame and moves the
+    # plot's marker, off the queue's slow path.
+    t.input(None, [t, film_state], None, js=FRAME_JS)
+    t.release(frame_or_keep, all_inputs, [image_a, image_b, numbers], trigger_mode="always_last",
+              api_name="forward_frame", show_progress="hidden", queue=False)
+    t.release(schedule_plot, schedules + [t], plot, api_visibility="private", show_progress="hidden",
+              trigger_mode="always_last", **CHEAP)
     playing = play_button.click(play, picked + schedules + [t, noise_seed], [t, image_a, image_b, numbers],
                                 api_name="forward_play", show_progress="hidden", **CHEAP)
     playing.then(schedule_plot, schedules + [t], plot, api_visibility="private")

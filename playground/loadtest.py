@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The common actions of every page: (api_name, arguments given a random generator, weight). Cheap ones are frequent.
 PROMPTS = ("a small red circle at the top left", "a large blue square", "a green triangle above a yellow diamond")
 ACTIONS = {
-    "forward: move the t slider": ("/forward_frame", lambda r: ["Fashion-MNIST", int(r.integers(10)), 0, None, "linear",
+    "forward: let go of the t slider (exact frame)": ("/forward_frame", lambda r: ["Fashion-MNIST", int(r.integers(10)), 0, None, "linear",
                                                                 "cosine", 1000, int(r.integers(1001)), 0], 12),
     "forward: 2D cloud at t": ("/forward_toy", lambda r: ["moons", "cosine", 1000, int(r.integers(1001)), 0], 4),
     "reverse: generate 16 Fashion, DDIM-50": ("/reverse_generate",

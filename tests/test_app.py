@@ -87,6 +87,25 @@ def test_the_zero_terminal_snr_rescale_ends_in_pure_noise():
         forward.frame(**{**FRAME, "schedule_b": "cosine+zero-snr; drop"})
 
 
+def test_the_film_lets_a_browser_draw_the_same_frames_as_the_server():
+    """x_t = signal[t] · x_0 + noise[t] · ε from the film is the server's x_t at every t (up to the film's rounding)."""
+    import torch
+
+    from playground.diffusion.forward import noise_at
+    data = forward.film_data(**{k: v for k, v in FRAME.items() if k != "t"})
+    a, b = forward._schedules(FRAME["schedule_a"], FRAME["schedule_b"], FRAME["T"])
+    x0, _ = forward.pick_x0(FRAME["source"], FRAME["label"], FRAME["index"], None)
+    noise = forward._noise(x0, FRAME["noise_seed"])
+    film_x0, film_noise = torch.tensor(data["x0"]), torch.tensor(data["noise"])
+    for curve, schedule in zip(data["schedules"], (a, b)):
+        assert curve["name"] == schedule.name and len(curve["signal"]) == FRAME["T"] + 1
+        for t in (0, 1, 300, 1000):
+            drawn = curve["signal"][t] * film_x0 + curve["noise"][t] * film_noise
+            torch.testing.assert_close(drawn, noise_at(schedule, x0[None], t, noise[None])[0].flatten().float(),
+                                       atol=1e-3, rtol=0)
+    assert (data["channels"], data["height"], data["width"]) == tuple(x0.shape) and data["scale"] >= 1
+
+
 def test_play_reaches_T():
     frames = list(forward.play(**{**FRAME, "T": 50, "t": 40}))
     assert [f[0] for f in frames][-1] == 50 and all(f[0] >= 40 for f in frames)

@@ -83,6 +83,30 @@ def test_forward_slider_moves_the_picture_and_upload_works(page, server_url, art
     page.screenshot(path=os.path.join(artifacts_dir, "forward-upload.png"), full_page=True)
 
 
+def test_forward_scrubbing_is_drawn_in_the_browser_and_the_release_by_the_server(page, server_url):
+    """While the t slider is dragged no request leaves the browser: it draws x_t from the film itself, with the
+    numbers; letting go asks the server once for the exact frame and the plot's marker."""
+    page.goto(server_url + "/forward")
+    page.get_by_text("Does x_T reach pure noise").wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    requests = []
+    page.on("request", lambda r: requests.append(r.url) if "gradio_api" in r.url else None)
+    before = _src(page, "forward-a")
+    box = page.locator("#forward-t input[type=range]").bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for k in range(1, 11):
+        page.mouse.move(box["x"] + box["width"] * k / 20, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(30)
+    dragged = _wait_src_change(page, "forward-a", before)
+    assert dragged.startswith("data:image/png") and requests == []
+    assert "t = 0 of" not in page.locator("#forward-numbers").inner_text()
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('#forward-a img').getAttribute('src').includes('file=')",
+                           timeout=30_000)  # the server's exact frame
+    assert any("run/predict" in url or "queue/join" in url for url in requests)
+
+
 def test_forward_toy_tab(page, server_url, artifacts_dir):
     page.goto(server_url + "/forward")
     page.get_by_role("tab", name="A whole 2D distribution").click()

@@ -108,3 +108,21 @@ def cloud_moments(x0: torch.Tensor, x_t: torch.Tensor, alpha_bar: float) -> dict
     return {"mean": x_t.mean(0).tolist(), "var": x_t.var(0).tolist(),
             "predicted_mean": (math.sqrt(alpha_bar) * x0.mean(0)).tolist(),
             "predicted_var": (alpha_bar * x0.var(0) + (1 - alpha_bar)).tolist()}
+
+
+def film(schedules, x0: torch.Tensor, noise: torch.Tensor, decimals: int = 4) -> dict:
+    """What a browser needs to draw x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε itself for every t of each schedule (eq. 4): the
+    clean image and the noise, flattened (C·H·W, rounded), and per schedule its name and ᾱ, √ᾱ and √(1 − ᾱ) at
+    UI t = 0 … T (t = 0: the clean image). A slider then needs no request per frame."""
+    def rounded(values) -> list[float]:
+        return [round(float(v), decimals) for v in values]
+
+    channels, height, width = x0.shape
+    curves = []
+    for schedule in schedules:
+        alpha_bar = torch.cat([torch.ones(1, dtype=torch.float64), schedule.alphas_cumprod])
+        curves.append({"name": schedule.name, "alpha_bar": [float(f"{v:.6g}") for v in alpha_bar.tolist()],
+                       "signal": rounded(alpha_bar.sqrt()), "noise": rounded((1 - alpha_bar).sqrt())})
+    return {"channels": channels, "height": height, "width": width, "x0": rounded(x0.flatten()),
+            "noise": rounded(noise.flatten()), "schedules": curves}
+
