@@ -168,6 +168,11 @@ def schedule_plot(schedule_a, schedule_b, T, t):
     return viz.schedule_figure(curves, ui_t=t)
 
 
+def _exact(value: float, spec: str) -> str:
+    """A number as `spec` formats it, and an exact zero as "0 (exactly)"."""
+    return "0 (exactly)" if value == 0 else format(value, spec)
+
+
 def _share_table(schedules) -> str:
     rows = ["| schedule | steps with ᾱ_t < 0.01 (signal nearly gone) | first t with ᾱ_t < 0.5 | ᾱ_T at t = T | "
             "signal left in x_T: √ᾱ_T | terminal SNR ᾱ_T/(1−ᾱ_T) | paper |", "|---|---|---|---|---|---|---|"]
@@ -176,7 +181,8 @@ def _share_table(schedules) -> str:
         half = summary["first_t_below_half"]
         cited = SCHEDULE_CITATIONS[s.kind] + (", rescaled: Lin et al. 2024, Algorithm 1" if s.zero_terminal_snr else "")
         rows.append(f"| {s.name} | {100 * summary['share_nearly_noise']:.1f}% | {half} ({100 * half / s.num_steps:.0f}% of T) "
-                    f"| {summary['alpha_bar_T']:.2e} | {summary['sqrt_alpha_bar_T']:.2g} | {summary['terminal_snr']:.2e} "
+                    f"| {_exact(summary['alpha_bar_T'], '.2e')} | {_exact(summary['sqrt_alpha_bar_T'], '.2g')} "
+                    f"| {_exact(summary['terminal_snr'], '.2e')} "
                     f"| {cited} |")
     return "\n".join(rows) + "\n\n" + _terminal_note(schedules[0].num_steps)
 
@@ -187,9 +193,10 @@ def _terminal_note(T: int) -> str:
     listed = " · ".join(f"{kind} {e['alpha_bar_T']:.2e} (√ᾱ_T = {e['sqrt_alpha_bar_T']:.2g})" for kind, e in ends.items())
     worst = max(ends, key=lambda kind: ends[kind]["alpha_bar_T"])
     return (f"**Does x_T reach pure noise?** ᾱ_T at T = {T}, every schedule as published: {listed}. None of them reaches "
-            f"ᾱ_T = 0 exactly; **{worst}** leaves the most: x_T = {ends[worst]['sqrt_alpha_bar_T']:.3f}·x_0 + "
+            f"ᾱ_T = 0 exactly (the cosine formula, eq. 17, would; its last β is clipped to 0.999, Nichol & Dhariwal "
+            f"§3.2, which leaves {ends['cosine']['alpha_bar_T']:.1e}); **{worst}** leaves the most: x_T = {ends[worst]['sqrt_alpha_bar_T']:.3f}·x_0 + "
             f"{np.sqrt(1 - ends[worst]['alpha_bar_T']):.3f}·ε, so {100 * ends[worst]['sqrt_alpha_bar_T']:.0f}% of "
-            "the signal's amplitude is still in x_T (terminal SNR "
+            "the signal's amplitude (√ᾱ; ᾱ itself is the share of its variance) is still in x_T (terminal SNR "
             f"{ends[worst]['terminal_snr']:.1e}). A sampler that starts from pure noise x_T ~ N(0, I) therefore "
             "starts from a mismatch: the model was trained on x_T that still hold some of the image (for example "
             "its mean brightness), and at sampling time that signal is missing — Lin et al. 2024, \"Common "

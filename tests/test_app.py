@@ -79,7 +79,7 @@ def test_the_zero_terminal_snr_rescale_ends_in_pure_noise():
     assert bool(((rescaled.betas > 0) & (rescaled.betas <= 1)).all())
     table = forward.strips(**{**{k: v for k, v in FRAME.items() if k != "t"}, "schedule_b": "scaled_linear+zero-snr"})[3]
     row = next(line for line in table.splitlines() if line.startswith("| scaled_linear, zero terminal SNR |"))
-    assert "| 0.00e+00 | 0 | 0.00e+00 |" in row and "Lin et al. 2024, Algorithm 1" in row
+    assert "| 0 (exactly) | 0 (exactly) | 0 (exactly) |" in row and "Lin et al. 2024, Algorithm 1" in row
     x_a, x_b, numbers = forward.frame(**{**FRAME, "schedule_a": "scaled_linear", "schedule_b": "scaled_linear+zero-snr",
                                          "t": 1000})
     assert "scaled_linear, zero terminal SNR" in numbers and "SNR = ᾱ_t/(1−ᾱ_t) = 0" in numbers

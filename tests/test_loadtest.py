@@ -4,9 +4,10 @@ from playground import loadtest
 
 
 def test_a_short_class_runs_without_errors_and_reports_its_figures():
-    figures = loadtest.run(students=3, seconds=4, actions=["forward: let go of the t slider (exact frame)", "forward: 2D cloud at t"])
+    frame = "forward: let go of the t slider (exact frame)"
+    figures = loadtest.run(students=3, seconds=4, actions=[frame, "forward: 2D cloud at t"])
     assert figures["cold_start_s"] > 0 and figures["peak_rss_mb"] > 0 and figures["temp_growth_mb"] < 50
-    done = figures["actions"]["forward: let go of the t slider (exact frame)"]
+    done = figures["actions"][frame]
     assert done["count"] >= 3 and done["errors"] == 0, done
     assert done["p50_s"] <= done["p95_s"] <= done["max_s"] < 60
     assert figures["actions"]["forward: 2D cloud at t"]["errors"] == 0

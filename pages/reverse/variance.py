@@ -26,13 +26,22 @@ LEAD = ("**Improved DDPM** (Nichol & Dhariwal 2021). DDPM fixes the reverse step
         "$L_\\text{hybrid} = L_\\text{simple} + \\lambda L_\\text{vlb}$, λ = 0.001 (eq. 16; the bound's gradient "
         "reaches v only). The variance matters when the sampler takes **fewer, longer steps**: DDPM *respaced* to K "
         "of the T indices (§4) uses the betas of that shorter process, $\\beta = 1 - \\bar\\alpha_t / "
-        "\\bar\\alpha_{t'}$ from each kept index t to the next one t'. The network calls and the noise are the same "
+        "\\bar\\alpha_{t'}$ from each kept index t to the next smaller kept index t'. The network calls and the noise are the same "
         "for all three variances; only σ differs.")
-BOUND_NOTE = ("<small>Bits per dimension: the variational bound −log p(x₀ | label) ≤ L_T + Σ L_{t−1} + L₀ (Ho et al. "
-              "eq. 5), averaged over test examples and divided by ln 2 and by the dimensions (784 pixels; 2 "
-              "coordinates). For 8-bit images L₀ is the discretised Gaussian decoder (eq. 13), so lower is a better "
-              "likelihood of the real pixels; for points L₀ is a density, so the figure can be negative. One network "
-              "call per t, so a full bound costs T = 1000 calls.</small>")
+BOUND_NOTE = ("<small>**Bits per dimension**: the variational bound −log p(x₀) ≤ L_T + Σ L_{t−1} + L₀ (Ho et al. "
+              "eq. 5; for the class-conditional Fashion model, of x₀ given its label), averaged over test examples and "
+              "divided by ln 2 and by the dimensions (784 pixels; 2 coordinates). For 8-bit images L₀ is the "
+              "discretised Gaussian decoder (eq. 13), a probability, so the bound is one on the likelihood of the "
+              "real pixels (lower is better). For points L₀ is a density, so the figure can be negative and depends on "
+              "the data's units (scaling the points by c shifts it by log₂ c); compare points only with points. The "
+              "learned model's ε is trained by L_simple alone (the stop-gradient), so its σ² = β̃ and σ² = β rows "
+              "differ from the L_simple model's by training noise; each t takes one noise draw, so differences of a "
+              "few hundredths are within the measure's noise (measure again with another seed). A full bound costs "
+              "T = 1000 network calls.</small>")
+PLOT_NOTE = ("<small>Left: σ_t² for β_t, β̃_t and Σ_θ at the mean v (the band is v's 10th–90th percentile over "
+             "coordinates or pixels and test examples). At large t, β_t ≈ β̃_t, so v hardly matters there; the jump "
+             "at t = T is the cosine schedule's last β, clipped to 0.999 (Nichol & Dhariwal §3.2). Right: each KL term "
+             "of the bound; L₀ and L_T are in the table.</small>")
 
 
 def _learned_models() -> dict[str, str]:
@@ -49,24 +58,32 @@ def _model(name):
 
 
 def _steps_table(rows: list[dict], images: bool) -> str:
-    quality = ["accuracy", "Fréchet distance", "diversity"] if images else ["sliced distance to data"]
-    body = [[dviz.VARIANCE_NAMES[r["variance"]], r["steps"],
-             *((f"{r['accuracy']:.1%}", f"{r['frechet_distance']:.2f}", f"{r['diversity']:.2f}") if images
-               else (f"{r['sliced_wasserstein']:.4f}",)), f"{r['seconds']:.1f}"] for r in rows]
-    return markdown_table(["reverse variance", "K", *quality, "seconds"], body)
+    """One row per K, one column per variance: accuracy / Fréchet distance (images) or sliced distance (points)."""
+    def cell(row: dict | None) -> str:
+        if row is None:
+            return "…"
+        return f"{row['accuracy']:.1%} / {row['frechet_distance']:.2f}" if images else f"{row['sliced_wasserstein']:.4f}"
+    by_key = {(r["steps"], r["variance"]): r for r in rows}
+    body = [[k, *(cell(by_key.get((k, v))) for v in VARIANCES)] for k in dict.fromkeys(r["steps"] for r in rows)]
+    what = "accuracy / Fréchet distance" if images else "sliced distance to test data"
+    return markdown_table([f"K ({what})", *(dviz.VARIANCE_NAMES[v] for v in VARIANCES)], body)
 
 
-def _steps_figure(rows: list[dict], images: bool):
+def _steps_figure(rows: list[dict], images: bool, floor: float | None = None):
     metric, label = (("accuracy", "class accuracy (own label), higher is better") if images else
                      ("sliced_wasserstein", "sliced distance to test data, lower is better"))
-    return dviz.variance_steps_figure(rows, metric, label)
+    return dviz.variance_steps_figure(rows, metric, label, floor)
 
 
-def _bound_table(bits: dict, baseline: dict | None, baseline_name: str | None, decoder: dict) -> str:
+def _bound_table(bits: dict, decoder: dict, baseline: dict | None = None) -> str:
+    """The bound per variance for this model and, when the card has it, the L_simple model (name, bits, decoder)."""
     rows = [[f"this model, {dviz.VARIANCE_NAMES[k]}", f"{v:.3f}", f"{decoder[k]:.3f}"] for k, v in bits.items()]
     if baseline:
-        rows += [[f"{baseline_name} (L_simple), {dviz.VARIANCE_NAMES[k]}", f"{v:.3f}", ""] for k, v in baseline.items()]
-    return markdown_table(["model and reverse variance", "bits/dim (bound)", "of which L₀, the decoder"], rows)
+        name, base_bits, base_decoder = baseline
+        rows += [[f"{name} (L_simple), {dviz.VARIANCE_NAMES[k]}", f"{v:.3f}", f"{base_decoder[k]:.3f}"]
+                 for k, v in base_bits.items()]
+    return markdown_table(["model and reverse variance", "bits/dim (bound)", "L₀, the decoder's term (in the total)"],
+                          rows)
 
 
 @user_errors
@@ -78,20 +95,23 @@ def card_view(name):
     like = metrics.get("likelihood")
     if not like:
         raise gr.Error(f"{name}'s card has no likelihood figures; make it again with `python -m playground train {name}`.")
-    decoder = {k: terms[0] for k, terms in like["terms_bits_per_dim"].items()}
-    baseline = metrics.get("baseline_likelihood", {}).get("bits_per_dim")
-    rows = metrics.get("steps_by_variance", [])
+    def decoder_terms(measured: dict) -> dict:
+        return {k: terms[0] for k, terms in measured["terms_bits_per_dim"].items()}
+    base = metrics.get("baseline_likelihood")
+    baseline = (metrics.get("baseline"), base["bits_per_dim"], decoder_terms(base)) if base else None
+    rows, floor = metrics.get("steps_by_variance", []), metrics.get("sliced_wasserstein_data_vs_data")
     n_rows = like["eval_examples"]
     text = (f"**Measured when it was trained** (`{model.card.get('command', 'python -m playground train ' + name)}`), "
             f"on {n_rows:,} test {'images' if images else 'points'}:\n\n"
-            + _bound_table(like["bits_per_dim"], baseline, metrics.get("baseline"), decoder))
+            + _bound_table(like["bits_per_dim"], decoder_terms(like), baseline))
     quality = (f"**Respaced DDPM**, {metrics.get('steps_samples', n_rows):,} samples from the same noise"
                + (", own label (classes in turn), no guidance" if images else
-                  f"; two draws of the data score {metrics.get('sliced_wasserstein_data_vs_data', float('nan')):.4f} "
-                  "against each other") + ":\n\n" + _steps_table(rows, images))
+                  f"; two draws of the test data are {floor:.4f} apart (the measure's floor)") + ":\n\n"
+               + _steps_table(rows, images))
     v = np.asarray(like["v_by_t"], dtype=np.float64) if "v_by_t" in like else None
     return (text, quality, None if v is None else dviz.variance_over_t(model.schedule, v),
-            dviz.bound_terms_figure(like["terms_bits_per_dim"]), _steps_figure(rows, images) if rows else None)
+            dviz.bound_terms_figure(like["terms_bits_per_dim"]),
+            _steps_figure(rows, images, None if images else floor) if rows else None)
 
 
 @user_errors
@@ -136,7 +156,7 @@ def measure_bound(name, n, seed):
         if report.done == T or ready():
             decoder = {k: float(terms[0]) for k, terms in report.terms.items()}
             part = "" if report.done == T else f" (partial: {report.done} of {T} terms so far; L₀ comes last)"
-            table = _bound_table(report.bits_per_dim, None, None, decoder) + f"\n\n{report.n} test examples{part}."
+            table = _bound_table(report.bits_per_dim, decoder) + f"\n\n{report.n} test examples{part}."
             yield table, dviz.variance_over_t(model.schedule, report.v.numpy()), dviz.bound_terms_figure(
                 {k: v.numpy() for k, v in report.terms.items()})
 
@@ -157,6 +177,7 @@ def build(page: gr.Blocks) -> gr.Dropdown:
     with gr.Row():
         v_plot = gr.Plot(label="The learned variance over t")
         terms_plot = gr.Plot(label="Where the bits are")
+    gr.Markdown(PLOT_NOTE)
     steps_plot = gr.Plot(label="Quality against respaced steps")
     gr.Markdown(BOUND_NOTE)
     with gr.Accordion("Measure it again, live, on this server", open=False):

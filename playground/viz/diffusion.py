@@ -84,11 +84,13 @@ def gif_frames(trajectory, modality: str, count: int = 60) -> list[np.ndarray]:
 VARIANCE_NAMES = {"posterior": "σ² = β̃ (fixed)", "beta": "σ² = β (fixed)", "learned": "Σ_θ learned"}
 
 
-def variance_steps_figure(rows: list[dict], metric: str, label: str) -> go.Figure:
-    """`metric` against respaced DDPM steps K, one line per reverse variance (rows of `evaluate.variance_rows`)."""
+def variance_steps_figure(rows: list[dict], metric: str, label: str, reference: float | None = None) -> go.Figure:
+    """`metric` against respaced DDPM steps K, one line per reverse variance (rows of `evaluate.variance_rows`), with
+    a dashed reference (two draws of real data against each other)."""
     from .flows import steps_figure
 
-    fig = steps_figure([{**r, "method": VARIANCE_NAMES[r["variance"]], "nfe": r["steps"]} for r in rows], metric, label)
+    fig = steps_figure([{**r, "method": VARIANCE_NAMES[r["variance"]], "nfe": r["steps"]} for r in rows], metric, label,
+                       reference)
     fig.update_xaxes(title="respaced DDPM steps K (network calls per sample)")
     return fig
 
@@ -109,14 +111,15 @@ def variance_over_t(schedule, v_by_t: np.ndarray) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("reverse variance σ_t² (log scale)", "learned v (0 = β̃, 1 = β)"))
     fig.add_trace(go.Scatter(x=t, y=beta, name="β_t", line=dict(color="#d62728", dash="dash")), 1, 1)
     fig.add_trace(go.Scatter(x=t, y=beta_tilde, name="β̃_t", line=dict(color="#1f77b4", dash="dash")), 1, 1)
-    fig.add_trace(go.Scatter(x=t, y=sigma2[:, 1], name="Σ_θ (mean v)", line=dict(color="#2ca02c", width=3)), 1, 1)
+    fig.add_trace(go.Scatter(x=t, y=sigma2[:, 1], name="Σ_θ at the mean v (left)", line=dict(color="#2ca02c", width=3)),
+                  1, 1)
     lo, mid, hi = (np.asarray(v_by_t, dtype=np.float64)[:, k] for k in range(3))
     fig.add_trace(go.Scatter(x=np.concatenate([t, t[::-1]]), y=np.concatenate([hi, lo[::-1]]), fill="toself",
-                             fillcolor="rgba(44,160,44,0.2)", line=dict(width=0), name="v, 10–90 %",
+                             fillcolor="rgba(44,160,44,0.2)", line=dict(width=0), name="v, 10th–90th percentile (right)",
                              hoverinfo="skip"), 1, 2)
-    fig.add_trace(go.Scatter(x=t, y=mid, name="v, mean", line=dict(color="#2ca02c", width=3)), 1, 2)
-    fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_xaxes(title="t (noising steps)", type="log")
+    fig.add_trace(go.Scatter(x=t, y=mid, name="v, mean (right)", line=dict(color="#98df8a", width=3)), 1, 2)
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
+    fig.update_xaxes(title="t (noising steps)", type="log", exponentformat="power")
     fig.update_layout(height=380, margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.3),
                       template="plotly_white", font=dict(size=14))
     return fig
@@ -132,8 +135,8 @@ def bound_terms_figure(terms: dict[str, np.ndarray]) -> go.Figure:
         keep = (t >= 2) & np.isfinite(values) & (values > 0)
         fig.add_trace(go.Scatter(x=t[keep], y=values[keep], name=VARIANCE_NAMES[variance], mode="lines",
                                  line=dict(color=["#1f77b4", "#d62728", "#2ca02c"][k % 3])))
-    fig.update_xaxes(title="t (noising steps)", type="log")
-    fig.update_yaxes(title="L_{t−1}, bits per dimension", type="log")
+    fig.update_xaxes(title="t (noising steps)", type="log", exponentformat="power")
+    fig.update_yaxes(title="L<sub>t−1</sub>, bits per dimension", type="log", exponentformat="power")
     fig.update_layout(title="terms of the bound", height=380, margin=dict(l=60, r=10, t=50, b=40),
                       legend=dict(orientation="h", y=-0.3), template="plotly_white", font=dict(size=14))
     return fig
