@@ -68,13 +68,19 @@ def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, log_var: torch.
     return -0.5 * (math.log(2 * math.pi) + log_var + (x - mean) ** 2 * torch.exp(-log_var))
 
 
+def clipped_posterior_variance(schedule: Schedule) -> torch.Tensor:
+    """β̃_t per index (T,), with β̃ of the second index standing in at the first, where β̃ is 0 (as Ho et al.'s and
+    improved-diffusion's code do): the decoder's variance for σ² = β̃, and the learned range's lower end there."""
+    return torch.cat([schedule.posterior_variance[1:2], schedule.posterior_variance[1:]])
+
+
 def _log_variance(schedule: Schedule, t: torch.Tensor, like: torch.Tensor, variance: str, v=None) -> torch.Tensor:
     """log σ_t² of p_θ(x_{t−1} | x_t) at schedule indices t (B,): β̃ ("posterior"), β ("beta") or learned from v.
     β̃ at the first index is 0; as Ho et al.'s and improved-diffusion's code do, β̃ of the second index stands in
     for it (the decoder's variance for σ² = β̃, and the lower end of the learned range there). σ² = β keeps β_0 for
     the decoder, as its name says; their code's "fixed large" uses β̃_1 there (on the 2D Gaussian of the tests
     that bounds 0.17 bits/dim worse, as β̃_1 ≈ β_0 / 2 is narrower than the decoder's real error)."""
-    beta_tilde = torch.cat([schedule.posterior_variance[1:2], schedule.posterior_variance[1:]])
+    beta_tilde = clipped_posterior_variance(schedule)
     if variance == "learned":
         beta = _extract(schedule.betas, t, like).expand_as(like)
         return learned_log_variance(v, beta, _extract(beta_tilde, t, like).expand_as(like))

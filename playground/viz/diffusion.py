@@ -102,10 +102,11 @@ def variance_over_t(schedule, v_by_t: np.ndarray) -> go.Figure:
     from plotly.subplots import make_subplots
 
     from ..diffusion.samplers import learned_log_variance
+    from ..diffusion.variance import clipped_posterior_variance
 
     t = np.arange(1, schedule.num_steps + 1)
     beta = schedule.betas.numpy()
-    beta_tilde = np.concatenate([schedule.posterior_variance[1:2].numpy(), schedule.posterior_variance[1:].numpy()])
+    beta_tilde = clipped_posterior_variance(schedule).numpy()
     sigma2 = learned_log_variance(torch.from_numpy(np.asarray(v_by_t, dtype=np.float64)),
                                   torch.from_numpy(beta)[:, None], torch.from_numpy(beta_tilde)[:, None]).exp().numpy()
     fig = make_subplots(rows=1, cols=2, subplot_titles=("reverse variance σ_t² (log scale)", "learned v (0 = β̃, 1 = β)"))
