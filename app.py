@@ -13,6 +13,34 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import importlib.abc  # noqa: E402
+import importlib.machinery  # noqa: E402
+import sys  # noqa: E402
+
+
+class _NoStubWriting(importlib.abc.MetaPathFinder):
+    """Gradio's ComponentMeta parses each component's source and rewrites its .pyi type stub (for editors) every
+    time a component class is defined, at every import: about 1 s of the cold start here (`bench`'s startup
+    figure). Those stubs do nothing at run time, so for the app that step is made a no-op as Gradio loads."""
+
+    def find_spec(self, name, path, target=None):
+        if name != "gradio.component_meta":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            exec_module = spec.loader.exec_module
+
+            def exec_without_stubs(module):
+                exec_module(module)
+                module.create_or_modify_pyi = lambda *args, **kwargs: None
+
+            spec.loader.exec_module = exec_without_stubs
+        return spec
+
+
+if "gradio" not in sys.modules:
+    sys.meta_path.insert(0, _NoStubWriting())
 
 import gradio as gr  # noqa: E402
 

@@ -33,6 +33,9 @@ def _metric_classifier():
     return checkpoints.load("classifier-fashion", device="cpu").model if "classifier-fashion" in checkpoints.available() else None
 
 
+GUIDED_SCALE = 3.0  # the class-conditional image models' cards also measure classifier-free guidance at this w
+
+
 def card_metrics(name: str, model, spec, dataset_name: str, n: int | None, seed: int) -> dict:
     """The measured figures a recipe's card records, per family (measured on the CPU, the model moved there)."""
     from . import checkpoints, data, evaluate
@@ -77,8 +80,11 @@ def card_metrics(name: str, model, spec, dataset_name: str, n: int | None, seed:
         out = evaluate.toy_quality(model, spec, dataset_name)
     else:
         out = evaluate.fashion_quality(model, spec, classifier) if classifier is not None else {}
-    if getattr(spec, "learn_variance", False):  # against the L_simple model of the same recipe, ddpm-SET-cosine
-        fixed = name.replace("-learned", "-cosine")
+        if classifier is not None and spec.num_classes and not getattr(spec, "learn_variance", False):
+            out["guided"] = evaluate.fashion_quality(model, spec, classifier, guidance_scale=GUIDED_SCALE)
+    if getattr(spec, "learn_variance", False):  # against the L_simple model of the same recipe
+        from .recipes import LEARNED_BASELINES
+        fixed = LEARNED_BASELINES.get(name, name.replace("-learned", "-cosine"))
         baseline = checkpoints.load(fixed, device="cpu") if fixed in checkpoints.available() else None
         out["baseline"] = fixed if baseline else None
         out.update(evaluate.learned_variance_quality(model, spec, dataset_name, baseline and (baseline.model, baseline.spec),
@@ -376,7 +382,13 @@ def cmd_gan_ablation(args) -> int:
 def cmd_bench(args) -> int:
     from . import bench
 
-    bench.run()
+    if args.compare_diffusers:
+        try:
+            import diffusers  # noqa: F401 - optional: only this comparison uses it
+        except ImportError:
+            print("--compare-diffusers needs diffusers (pip install diffusers); it is not a dependency of the playground")
+            return 2
+    bench.run(args.only, args.compare_diffusers)
     return 0
 
 
@@ -429,7 +441,11 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--folder", default=str(CHECKPOINTS), help="the folder holding NAME (default: the shipped models)")
     score.add_argument("--device", help="cpu, cuda, cuda:N or mps")
     score.set_defaults(run=cmd_clip_score)
-    commands.add_parser("bench", help="print speed figures measured on this machine").set_defaults(run=cmd_bench)
+    bench = commands.add_parser("bench", help="print speed figures measured on this machine")
+    bench.add_argument("--only", nargs="+", metavar="GROUP", help="just these groups (e.g. sampling_figures)")
+    bench.add_argument("--compare-diffusers", action="store_true",
+                       help="also time the same DDIM-50 loop with diffusers' UNet2DModel + DDIMScheduler (if installed)")
+    bench.set_defaults(run=cmd_bench)
     compare = commands.add_parser("compare-flows", help="flow matching against DDIM: quality against steps, measured")
     compare.add_argument("--dataset", action="append", choices=["moons", "ring8", "checkerboard", "spirals", "fashion"])
     compare.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 50])

@@ -360,10 +360,66 @@ def browser_figures() -> dict[str, float]:
     return figures
 
 
-def run() -> None:
+def diffusers_figures() -> dict[str, float]:
+    """Our DDIM-50 (16 class-conditional Fashion samples, η = 0) beside the same loop with diffusers' `UNet2DModel`
+    and `DDIMScheduler`, in this process, at about our UNet's parameter count (channels 24-40-40, one ResBlock per
+    level, attention in the middle block only, as ours). Only with `bench --compare-diffusers` and diffusers installed:
+    it is never a dependency of the playground."""
+    from diffusers import DDIMScheduler, UNet2DModel
+
+    from .diffusion.samplers import sample
+    from .recipes import recipe
+
+    spec = recipe("ddpm-fashion-cosine").spec
+    ours = spec.build().eval().to(DEVICE)  # timing does not depend on the weights
+    theirs = UNet2DModel(sample_size=28, in_channels=1, out_channels=1, layers_per_block=1,
+                         block_out_channels=(24, 40, 40), down_block_types=("DownBlock2D",) * 3,
+                         up_block_types=("UpBlock2D",) * 3, norm_num_groups=8, attention_head_dim=40,
+                         num_class_embeds=spec.num_classes + 1).eval().to(DEVICE)
+    scheduler = DDIMScheduler(num_train_timesteps=spec.num_steps, beta_schedule="squaredcos_cap_v2",
+                              prediction_type={"eps": "epsilon", "v": "v_prediction"}.get(spec.prediction, "sample"))
+    schedule = make_schedule(spec.schedule, spec.num_steps)
+    x_T, y = torch.randn(16, 1, 28, 28, device=DEVICE), torch.arange(16, device=DEVICE) % 10
+    t = torch.full((16,), 500, device=DEVICE)
+
+    def diffusers_ddim():
+        scheduler.set_timesteps(50)
+        x = x_T
+        with torch.no_grad():
+            for step in scheduler.timesteps:
+                x = scheduler.step(theirs(x, step.to(DEVICE), class_labels=y).sample, step, x).prev_sample
+        return x
+
+    with torch.no_grad():
+        ours_forward = _best_ms(lambda: ours(x_T, t, y), repeat=10)
+        theirs_forward = _best_ms(lambda: theirs(x_T, t, class_labels=y), repeat=10)
+    ours_ddim = _best_ms(lambda: sample(ours, schedule, x_T, "ddim", 50, y=y), repeat=3)
+    theirs_ddim = _best_ms(diffusers_ddim, repeat=3)
+    return {
+        "parameters, ours (thousands)": sum(p.numel() for p in ours.parameters()) / 1000,
+        "parameters, diffusers UNet2DModel (thousands)": sum(p.numel() for p in theirs.parameters()) / 1000,
+        "DDIM-50, 16 Fashion samples, ours (s)": ours_ddim / 1000,
+        "DDIM-50, 16 Fashion samples, diffusers (s)": theirs_ddim / 1000,
+        "DDIM-50: ours ÷ diffusers": ours_ddim / theirs_ddim,
+        "one forward pass, 16 images: ours ÷ diffusers": ours_forward / theirs_forward,
+    }
+
+
+GROUPS = {group.__name__: group for group in (
+    startup_figures, forward_figures, sampling_figures, sampling_choices, guidance_figures, gan_figures, vq_figures,
+    flow_figures, text_to_image_figures, dalle_figures, browser_figures, training_figures)}
+
+
+def run(only: list[str] | None = None, compare_diffusers: bool = False) -> None:
+    """Print every group's figures (or the groups in `only`); with compare_diffusers also `diffusers_figures`."""
     torch.set_num_threads(cpu_budget()[2])  # as the app runs them (see devices.cpu_budget)
     print(f"machine: {machine()}")
-    for group in (startup_figures, forward_figures, sampling_figures, sampling_choices, guidance_figures, gan_figures, vq_figures,
-                  flow_figures, text_to_image_figures, dalle_figures, browser_figures, training_figures):
+    unknown = sorted(set(only or ()) - set(GROUPS) - {"diffusers_figures"})
+    if unknown:
+        raise ValueError(f"no bench group {', '.join(unknown)}; groups: {', '.join(GROUPS)}")
+    groups = [group for name, group in GROUPS.items() if not only or name in only]
+    if compare_diffusers:
+        groups.append(diffusers_figures)
+    for group in groups:
         for name, value in group().items():
             print(f"{name:62s} {value:10.2f}", flush=True)

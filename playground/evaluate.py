@@ -9,17 +9,18 @@ import torch
 
 from . import autoencoders, data, flows, gan, prior, vq
 from .diffusion import make_schedule
-from .diffusion.samplers import denoise_steps, sample
+from .diffusion.samplers import ClassifierFree, denoise_steps, sample
 from .metrics import class_fidelity, diversity, features_and_probs, frechet_distance, sliced_wasserstein
 
 
-def generate(model, spec, x_T: torch.Tensor, sampler: str, num_steps: int, y=None, generator=None) -> torch.Tensor:
+def generate(model, spec, x_T: torch.Tensor, sampler: str, num_steps: int, y=None, generator=None,
+             guidance=None) -> torch.Tensor:
     """Samples from x_T: a diffusion model with "ddim" (num_steps) or "ddpm" (all T), a flow-matching model with an
-    ODE solver ("euler" or "heun", num_steps)."""
+    ODE solver ("euler" or "heun", num_steps); `guidance` as the samplers take it (ClassifierFree)."""
     if spec.family == "flow-matching":
-        return flows.flow_sample(model, x_T, sampler, num_steps, y=y)
+        return flows.flow_sample(model, x_T, sampler, num_steps, y=y, guidance=guidance)
     return sample(model, make_schedule(spec.schedule, spec.num_steps), x_T, sampler,
-                  num_steps if sampler == "ddim" else None, y=y, generator=generator)
+                  num_steps if sampler == "ddim" else None, y=y, generator=generator, guidance=guidance)
 
 
 def sampling_path(model, spec, x_T: torch.Tensor, sampler: str, num_steps: int, y=None) -> torch.Tensor:
@@ -170,18 +171,21 @@ def image_quality(samples: torch.Tensor, labels: torch.Tensor, classifier, real:
 
 
 def fashion_quality(model, spec, classifier, n_per_class: int = 50, num_steps: int = 50, seed: int = 0,
-                    sampler: str | None = None) -> dict:
-    """Class accuracy, Fréchet distance and diversity of n_per_class samples of each class, own label, no guidance
-    (DDIM, eta 0, for diffusion; Euler for flow matching)."""
+                    sampler: str | None = None, guidance_scale: float = 1.0) -> dict:
+    """Class accuracy, Fréchet distance and diversity of n_per_class samples of each class, own label (DDIM, eta 0,
+    for diffusion; Euler for flow matching), with classifier-free guidance at `guidance_scale` (1: none)."""
     sampler = sampler or ("euler" if spec.family == "flow-matching" else "ddim")
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(10).repeat_interleave(n_per_class)
     x_T = torch.randn(len(labels), 1, 28, 28, generator=g)
-    samples = torch.cat([generate(model, spec, xb, sampler, num_steps, y=yb, generator=g)
+    guided = guidance_scale != 1.0
+    samples = torch.cat([generate(model, spec, xb, sampler, num_steps, y=yb, generator=g,
+                                  guidance=ClassifierFree(guidance_scale, null=spec.num_classes) if guided else None)
                          for xb, yb in zip(x_T.split(100), labels.split(100))])
     real = data.load("fashion", "test", n=len(labels), seed=seed)
     return {**image_quality(samples, labels, classifier, real), "eval_samples": len(labels),
-            "eval_sampler": f"{sampler}-{num_steps}{', eta 0' if sampler == 'ddim' else ''}, own label, no guidance"}
+            "eval_sampler": f"{sampler}-{num_steps}{', eta 0' if sampler == 'ddim' else ''}, own label, "
+                            + (f"classifier-free guidance w = {guidance_scale:g}" if guided else "no guidance")}
 
 
 def gan_spec_2d(loss: str, spectral_norm: bool, lr: float, latent_dim: int = 8, paper_wgan: bool = True):

@@ -405,10 +405,14 @@ def record_path(model: Callable, x_1: torch.Tensor, solver: str = "euler", num_s
 def comparison_models(dataset: str) -> dict[str, tuple[str, str]]:
     """The flow-matching against DDIM comparison on `dataset`: label → (checkpoint, sampler). The flow-matching models
     copy the DDPMs' network and training recipe (playground.recipes)."""
-    fm = "fm-fashion" if dataset == "fashion" else f"fm-{dataset}"
-    models = {"flow matching, Euler": (fm, "euler"), "flow matching, Heun": (fm, "heun"),
-              "DDPM (cosine), DDIM": (f"ddpm-{dataset}-cosine", "ddim"),
-              "DDPM (linear), DDIM": (f"ddpm-{dataset}-linear", "ddim")}
+    fm = f"fm-{dataset}"
+    models = {"flow matching, Euler": (fm, "euler"), "flow matching, Heun": (fm, "heun")}
+    if dataset == "fashion":  # fm-fashion copies ddpm-fashion-simple's recipe; the shipped DDPMs train longer
+        models |= {"DDPM (cosine), same recipe, DDIM": ("ddpm-fashion-simple", "ddim"),
+                   "DDPM (cosine), v-prediction, 7,000 steps, DDIM": ("ddpm-fashion-cosine", "ddim")}
+    else:
+        models |= {"DDPM (cosine), DDIM": (f"ddpm-{dataset}-cosine", "ddim"),
+                   "DDPM (linear), DDIM": (f"ddpm-{dataset}-linear", "ddim")}
     if dataset in REFLOW_TOYS:
         models["flow matching reflowed once, Euler"] = (f"fm-{dataset}-reflow", "euler")
     return models

@@ -57,12 +57,27 @@ def _toy_noisy_classifier(name: str, num_classes: int) -> Recipe:
     return Recipe(spec, name, steps=4000, n=8192, summary=f"noise-aware classifier p(y | x_t, t), {name}, cosine schedule")
 
 
-def _fashion(schedule: str) -> Recipe:
+def _fashion_simple(schedule: str) -> Recipe:
+    """ε-prediction with L_simple (Ho et al. 2020) at a constant learning rate for 4,000 batches of 64: the recipe
+    that the improved-DDPM model and the Fashion flow-matching model share (`ddpm-fashion-simple` is its cosine
+    model, their baseline)."""
     spec = DiffusionSpec(network="unet", unet=UNetConfig(base_channels=24, num_res_blocks=1, num_classes=10),
                          schedule=schedule, num_steps=1000, batch_size=64, lr=5e-4, ema_decay=0.999,
                          label_dropout=0.15)
     return Recipe(spec, "fashion", steps=4000,
-                  summary=f"class-conditional UNet (label dropout 15%), Fashion-MNIST, {schedule} schedule, T=1000")
+                  summary=f"class-conditional UNet (label dropout 15%), ε-prediction and L_simple, 4,000 steps, "
+                          f"Fashion-MNIST, {schedule} schedule, T=1000")
+
+
+def _fashion(schedule: str) -> Recipe:
+    """The shipped Fashion DDPMs: the same UNet and batch as `_fashion_simple`, trained longer with v-prediction
+    (Salimans & Ho 2022), min-SNR-5 weighting (Hang et al. 2023), and a learning-rate warm-up and cosine decay.
+    Both schedules get exactly this recipe."""
+    simple = _fashion_simple(schedule)
+    spec = replace(simple.spec, prediction="v", min_snr_gamma=5.0, lr_warmup=250, lr_decay="cosine")
+    return Recipe(spec, "fashion", steps=7000,
+                  summary=f"class-conditional UNet (label dropout 15%), v-prediction, min-SNR-5, LR warm-up + cosine "
+                          f"decay, 7,000 steps, Fashion-MNIST, {schedule} schedule, T=1000")
 
 
 def _autoencoder(kind: str, latent_dim: int, what: str, steps: int = 4000, **spec) -> Recipe:
@@ -100,13 +115,17 @@ VQS["vq-scenes"] = Recipe(VQSpec(in_channels=3, image_size=32, codebook_size=512
 
 GUIDED_TOYS = {"ring8": 8, "moons": 2}  # labelled toy sets with guidance models (name: classes)
 LEARNED_VARIANCE = ("moons", "ring8", "fashion")  # sets with an improved-DDPM model, ddpm-NAME-learned
+# each learned-variance model's L_simple baseline: the same recipe with a fixed variance and ε-prediction
+LEARNED_BASELINES = {f"ddpm-{name}-learned": f"ddpm-{name}-cosine" for name in LEARNED_VARIANCE} \
+    | {"ddpm-fashion-learned": "ddpm-fashion-simple"}
 
 RECIPES: dict[str, Recipe] = {
     **{f"ddpm-{name}-{schedule}": _toy(name, schedule) for name in TOY2D for schedule in ("linear", "cosine")},
     **{f"ddpm-fashion-{schedule}": _fashion(schedule) for schedule in ("linear", "cosine")},
     **{f"ddpm-{name}-learned": _learned_variance(_toy(name, "cosine"), f"2D MLP denoiser, {name}")
        for name in LEARNED_VARIANCE if name != "fashion"},
-    "ddpm-fashion-learned": _learned_variance(_fashion("cosine"), "class-conditional UNet (label dropout 15%), "
+    "ddpm-fashion-simple": _fashion_simple("cosine"),
+    "ddpm-fashion-learned": _learned_variance(_fashion_simple("cosine"), "class-conditional UNet (label dropout 15%), "
                                                                   "Fashion-MNIST"),
     **{f"ddpm-{name}-cond": _toy_conditional(name, k) for name, k in GUIDED_TOYS.items()},
     **{f"noisy-classifier-{name}": _toy_noisy_classifier(name, k) for name, k in GUIDED_TOYS.items()},
@@ -212,8 +231,8 @@ def _flow_matching_toy(name: str) -> Recipe:
 
 
 def _flow_matching_fashion() -> Recipe:
-    """The same UNet, batch, learning rate, label dropout and steps as the Fashion DDPMs (`_fashion`)."""
-    ddpm = _fashion("cosine")
+    """The same UNet, batch, learning rate, label dropout and steps as `ddpm-fashion-simple` (`_fashion_simple`)."""
+    ddpm = _fashion_simple("cosine")
     spec = FlowMatchingSpec(network="unet", unet=ddpm.spec.unet, batch_size=ddpm.spec.batch_size, lr=ddpm.spec.lr,
                             ema_decay=ddpm.spec.ema_decay, label_dropout=ddpm.spec.label_dropout)
     return Recipe(spec, "fashion", steps=ddpm.steps,

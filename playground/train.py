@@ -58,6 +58,17 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
             b_ema.copy_(b)
 
 
+def lr_factor(spec, step: int, steps: int) -> float:
+    """The learning rate at `step` (1-based) of `steps`, as a share of spec.lr: a linear warm-up over
+    spec.lr_warmup steps, then constant or a cosine decay to 0 at the last step (Loshchilov & Hutter 2017,
+    η_t = ½ η (1 + cos(π t / T)) with t counted after the warm-up). Specs without these fields train at spec.lr."""
+    warmup, decay = getattr(spec, "lr_warmup", 0), getattr(spec, "lr_decay", "constant")
+    factor = min(1.0, step / warmup) if warmup else 1.0
+    if decay == "cosine" and steps > warmup:
+        factor *= 0.5 * (1 + math.cos(math.pi * max(0, step - warmup) / (steps - warmup)))
+    return factor
+
+
 def load_pretrained(model: torch.nn.Module, spec) -> None:
     """Copy the frozen parts a `Pretrained` spec names from their checkpoints into a fresh model."""
     from . import checkpoints
@@ -91,7 +102,12 @@ def train_steps(spec, data: Dataset, steps: int, *, seed: int = 0, device: torch
     history = {"step": [], "wall_time_s": 0.0}
     began = time.perf_counter()
     model.train()
+    groups = [group for optimizer in optimizers for group in optimizer.param_groups]
+    for group in groups:  # the unscaled rate, kept on the group (as torch's schedulers do) so a resume starts from it
+        group.setdefault("initial_lr", group["lr"])
     for step in range(1, steps + 1):
+        for group in groups:
+            group["lr"] = group["initial_lr"] * lr_factor(spec, step, steps)
         index = torch.randint(0, len(data), (spec.batch_size,), generator=generator)
         x, y = data.x[index].to(device), data.y[index].to(device)
         if stepped:

@@ -354,3 +354,22 @@ def test_playground_device_environment_variable_picks_the_device(monkeypatch):
     assert default_device() == torch.device("meta")
     monkeypatch.setenv("PLAYGROUND_DEVICE", "cpu")
     assert default_device() == torch.device("cpu")
+
+
+def _plain(spec: dict) -> dict:
+    return json.loads(json.dumps(spec, default=lambda v: v.to_dict()))  # tuples as lists, nested specs as dicts
+
+
+def test_every_shipped_checkpoint_is_its_recipe():
+    """`python -m playground train NAME` reproduces what is shipped: the card's spec, dataset, seed and steps are the
+    recipe's, and the card names that command."""
+    from playground.families import spec_from_card
+    from playground.recipes import RECIPES
+    shipped = [name for name in checkpoints.available() if name in RECIPES]
+    assert len(shipped) > 40
+    for name in shipped:
+        card, recipe = checkpoints.card(name), RECIPES[name]
+        assert _plain(spec_from_card(card).to_dict()) == _plain(recipe.spec.to_dict()), name
+        assert card["dataset"] == recipe.dataset and card.get("seed", 0) == recipe.seed, name
+        assert card["steps_trained"] == recipe.steps, name
+        assert card["command"] == f"python -m playground train {name}", name

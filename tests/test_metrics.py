@@ -147,3 +147,19 @@ def test_features_and_probs_shapes_and_batching():
     np.testing.assert_allclose(probs, whole_probs, rtol=1e-5, atol=1e-6)
     with torch.no_grad():
         np.testing.assert_allclose(probs, torch.softmax(classifier(x), 1).double().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_fashion_quality_measures_guided_samples_apart_from_unguided():
+    """The cards' w = 3 figure: classifier-free guidance reaches the samples, and the card says which it measured."""
+    from playground.diffusion.ddpm import DiffusionSpec
+    from playground.evaluate import fashion_quality
+    from playground.nn import UNetConfig
+    spec = DiffusionSpec(network="unet", num_steps=20, unet=UNetConfig(base_channels=8, channel_mults=(1, 2),
+                                                                       num_res_blocks=1, num_classes=10))
+    torch.manual_seed(0)
+    model, classifier = spec.build().eval(), Classifier(ClassifierSpec(width=8, feature_dim=16)).eval()
+    plain = fashion_quality(model, spec, classifier, n_per_class=2, num_steps=2)
+    guided = fashion_quality(model, spec, classifier, n_per_class=2, num_steps=2, guidance_scale=3.0)
+    assert plain["eval_sampler"] == "ddim-2, eta 0, own label, no guidance" and plain["eval_samples"] == 20
+    assert guided["eval_sampler"] == "ddim-2, eta 0, own label, classifier-free guidance w = 3"
+    assert guided["frechet_distance"] != pytest.approx(plain["frechet_distance"])  # other samples, same noise

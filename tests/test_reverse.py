@@ -306,6 +306,11 @@ def test_class_label_checked_for_a_conditional_model(conditional_model):
 def test_menu_labels_say_schedule_and_conditioning_from_the_card():
     assert reverse.shipped_label("ddpm-moons-cosine") == TOY_TITLE
     assert reverse.shipped_label("ddpm-moons-cond") == "two moons · cosine schedule, class-conditional (shipped)"
+    if HAVE_FASHION:  # two image recipes of one schedule: the label tells them apart by target and length
+        assert reverse.shipped_label("ddpm-fashion-simple") == \
+            "Fashion-MNIST · cosine schedule, class-conditional, ε-prediction, 4,000 steps (shipped)"
+        assert reverse.shipped_label("ddpm-fashion-cosine") == \
+            "Fashion-MNIST · cosine schedule, class-conditional, v-prediction, 7,000 steps (shipped)"
 
 
 def test_show_frame_rejects_unknown_run(toy_run):

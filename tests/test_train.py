@@ -277,3 +277,36 @@ def test_label_dropout_replaces_that_share_with_the_null_class(label_dropout):
     assert dropped.float().mean().item() == pytest.approx(label_dropout, abs=0.02)
     assert torch.equal(y_seen[~dropped], y[~dropped])  # kept labels are untouched
     assert set(y_seen.tolist()) <= {0, 1, 2, 3}
+
+
+# ---- the learning-rate schedule --------------------------------------------------------
+
+
+def test_lr_factor_warms_up_linearly_then_follows_the_cosine_to_zero():
+    from playground.train import lr_factor
+    spec = mlp_spec(lr_warmup=10, lr_decay="cosine")
+    assert lr_factor(spec, 5, 110) == pytest.approx(0.5)  # halfway through the warm-up
+    assert lr_factor(spec, 10, 110) == pytest.approx(1.0)  # warmed up, the cosine at its start
+    assert lr_factor(spec, 60, 110) == pytest.approx(0.5)  # η_t = ½ η (1 + cos(π · 50/100))
+    assert lr_factor(spec, 85, 110) == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.75)))
+    assert lr_factor(spec, 110, 110) == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor(mlp_spec(), 7, 110) == 1.0  # the default: constant
+    assert lr_factor(classifier_spec(), 7, 110) == 1.0  # specs without the fields train at their lr
+
+
+def test_the_loop_sets_the_optimizers_rate_from_the_schedule(moons):
+    spec = mlp_spec(lr_warmup=4, lr_decay="cosine")
+    rates = [event.trainer[1][0].param_groups[0]["lr"] for event in train_steps(spec, moons, 12)]
+    assert rates[1] == pytest.approx(spec.lr * 0.5) and rates[3] == pytest.approx(spec.lr)
+    assert rates[7] == pytest.approx(spec.lr * 0.5) and rates[-1] == pytest.approx(0.0, abs=1e-12)
+    # a resume starts the schedule again from the unscaled rate, not from the last (≈ 0) one
+    first = list(train_steps(spec, moons, 12))[-1]
+    resumed = [e.trainer[1][0].param_groups[0]["lr"] for e in train_steps(spec, moons, 4, resume=first.trainer)]
+    assert resumed[-1] == pytest.approx(spec.lr)
+
+
+@pytest.mark.parametrize("bad, message", [({"lr_warmup": -1}, "lr_warmup"), ({"lr_warmup": 2.5}, "lr_warmup"),
+                                          ({"lr_decay": "linear"}, "lr_decay")])
+def test_bad_schedule_fields_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        mlp_spec(**bad)

@@ -208,3 +208,15 @@ def test_min_snr_weighting_is_the_same_loss_in_every_parametrisation():
     assert abs(float(huge) - float(plain)) < 0.05 * float(plain)
     with pytest.raises(ValueError, match="min_snr_gamma"):
         DiffusionSpec(min_snr_gamma=-1)
+
+
+def test_each_learned_variance_recipe_is_compared_with_its_own_fixed_variance_recipe():
+    """The card's baseline differs from the learned model only in the variance: same network, batch, rate, steps and
+    seed, ε-prediction and L_simple (so the Fashion baseline is ddpm-fashion-simple, not the longer v recipe)."""
+    from dataclasses import replace
+    from playground.recipes import LEARNED_BASELINES, RECIPES
+    assert LEARNED_BASELINES["ddpm-fashion-learned"] == "ddpm-fashion-simple"
+    for learned, fixed in LEARNED_BASELINES.items():
+        a, b = RECIPES[learned], RECIPES[fixed]
+        assert replace(a.spec, learn_variance=False) == b.spec and b.spec.prediction == "eps", learned
+        assert (a.steps, a.seed, a.n, a.dataset) == (b.steps, b.seed, b.n, b.dataset), learned

@@ -18,13 +18,18 @@ DATASET_ORDER = ["fashion", *data.TOY2D]
 
 def shipped_label(name: str) -> str:
     """How the menu shows a shipped denoiser, from its card and spec: "two moons · cosine schedule (shipped)",
-    "two moons · cosine schedule, class-conditional (shipped)", "… cosine schedule, learned variance (shipped)"."""
+    "two moons · cosine schedule, class-conditional (shipped)", "… cosine schedule, learned variance (shipped)",
+    "Fashion-MNIST · cosine schedule, class-conditional, v-prediction, 7,000 steps (shipped)"."""
     card = checkpoints.card(name)
     spec = spec_from_card(card)
-    conditional = ", class-conditional" if spec.num_classes else ""
-    learned = ", learned variance" if getattr(spec, "learn_variance", False) else ""
-    return (f"{DATASET_TITLES.get(card['dataset'], card['dataset'])} · {spec.schedule} schedule{conditional}{learned} "
-            "(shipped)")
+    parts = [f"{spec.schedule} schedule"] + (["class-conditional"] if spec.num_classes else [])
+    if spec.network == "unet" or spec.prediction != "eps":  # images come in two recipes: ε with L_simple, or v
+        parts.append(f"{'ε' if spec.prediction == 'eps' else spec.prediction}-prediction")
+    if getattr(spec, "learn_variance", False):
+        parts.append("learned variance")
+    if spec.network == "unet":
+        parts.append(f"{card.get('steps_trained', 0):,} steps")
+    return f"{DATASET_TITLES.get(card['dataset'], card['dataset'])} · {', '.join(parts)} (shipped)"
 
 
 def _shipped_labels() -> dict[str, str]:

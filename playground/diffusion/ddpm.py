@@ -18,6 +18,7 @@ from .variance import VLB_WEIGHT, LearnedVariance, hybrid_loss
 from ..nn import NetworkSpec
 
 PREDICTIONS = ("eps", "x0", "v")
+LR_DECAYS = ("constant", "cosine")
 
 
 @dataclass
@@ -31,6 +32,8 @@ class DiffusionSpec(NetworkSpec):
     label_dropout: float = 0.1  # share of labels replaced by the null class, so CFG works (Ho & Salimans 2022)
     batch_size: int = 128  # examples per training step
     lr: float = 2e-4  # Adam learning rate
+    lr_warmup: int = 0  # steps of linear learning-rate warm-up from 0 (see train.lr_factor)
+    lr_decay: str = "constant"  # "constant", or "cosine": from lr down to 0 at the last step (Loshchilov & Hutter 2017)
     ema_decay: float = 0.999  # decay of the exponential moving average of the weights (0: no EMA)
     grad_clip: float = 1.0  # clip the gradient norm to this
     # improved DDPM (Nichol & Dhariwal 2021): also learn the reverse variance Σ_θ, trained with L_hybrid
@@ -51,6 +54,10 @@ class DiffusionSpec(NetworkSpec):
         if isinstance(self.min_snr_gamma, bool) or not isinstance(self.min_snr_gamma, (int, float)) \
                 or not 0 <= self.min_snr_gamma <= 1000:
             raise ValueError(f"min_snr_gamma must be a number from 0 (off) to 1000, got {self.min_snr_gamma!r}")
+        if isinstance(self.lr_warmup, bool) or not isinstance(self.lr_warmup, int) or not 0 <= self.lr_warmup <= 10 ** 6:
+            raise ValueError(f"lr_warmup must be a whole number of steps from 0 to 1,000,000, got {self.lr_warmup!r}")
+        if self.lr_decay not in LR_DECAYS:
+            raise ValueError(f"lr_decay must be one of {LR_DECAYS}, got {self.lr_decay!r}")
         if self.learn_variance and self.min_snr_gamma:
             raise ValueError("a learned variance is trained with L_hybrid; min-SNR weighting is not combined with it")
         if self.learn_variance and self.prediction != "eps":
