@@ -395,7 +395,7 @@ def cmd_bench(args) -> int:
 def cmd_loadtest(args) -> int:
     from . import loadtest
 
-    return loadtest.main(args.students, args.seconds, args.action, args.scenario)
+    return loadtest.main(args.students, args.seconds, args.action, args.scenario, args.pause)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -464,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--action", action="append", help="only these actions (repeatable); default: all")
     load.add_argument("--scenario", choices=["mix", "generate"], default="mix",
                       help="mix: the common actions for --seconds; generate: everyone presses Generate at once")
+    load.add_argument("--pause", type=float, help="each student's mean pause between actions in seconds "
+                                                   "(default: 0.05–0.3 s, a stress test; a long soak uses a calmer class)")
     load.set_defaults(run=cmd_loadtest)
     args = parser.parse_args(argv)
     try:

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from .devices import check_device, default_device
 from .families import spec_from_card
 from .models import Loaded
+from .nn import unets_channels_last
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
 
@@ -52,6 +53,7 @@ def load(name: str, folder: Path = CHECKPOINTS, device: str | torch.device | Non
     model = spec.build()
     model.load_state_dict(load_file(str(Path(folder) / f"{name}.safetensors")))
     device = default_device() if device is None else check_device(device)
+    model = unets_channels_last(model, device)  # faster sampling where measured (nn.UNet.use_channels_last)
     return Loaded(name, model.to(device).eval(), spec, info, info.get("summary", name))
 
 

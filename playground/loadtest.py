@@ -151,10 +151,14 @@ def _await(job, timeout: float) -> bool:
 
 
 def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = None, seed: int = 0,
-        request_timeout: float = 300.0) -> dict:
-    """Simulate `students` for `seconds`; returns the figures (also printed by `main`)."""
+        request_timeout: float = 300.0, pause: float | None = None) -> dict:
+    """Simulate `students` for `seconds`; returns the figures (also printed by `main`). Each student waits between
+    actions 0.05–0.3 s (a stress test), or about `pause` seconds (0.5–1.5 × pause: a calmer class, for a long soak).
+    The temp folder's size is sampled every minute (`temp_growth_mb_by_minute`)."""
     if not 1 <= students <= 200 or not 1 <= seconds <= 3600:
         raise ValueError("students must be from 1 to 200 and seconds from 1 to 3600")
+    if pause is not None and not 0 <= pause <= 600:
+        raise ValueError("pause must be from 0 to 600 seconds")
     chosen = {name: ACTIONS[name] for name in (actions or ACTIONS)}
     latencies, errors, queued = defaultdict(list), defaultdict(list), set()
     lock = threading.Lock()
@@ -178,16 +182,27 @@ def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = N
                 except Exception as err:  # noqa: BLE001 - every failure is counted and shown, never raised
                     with lock:
                         errors[name].append(f"{type(err).__name__}: {str(err)[:160]}")
-                time.sleep(float(rng.uniform(0.05, 0.3)))  # a person's pause between actions
+                # a person's pause between actions
+                time.sleep(float(rng.uniform(0.05, 0.3) if pause is None else rng.uniform(0.5, 1.5) * pause))
+
+        by_minute, finished = [], threading.Event()
+
+        def watch_disk() -> None:  # the temp folder's growth, once a minute, until the students are done
+            while not finished.wait(60):
+                by_minute.append(_folder_mb(temp) - disk_before)
 
         threads = [threading.Thread(target=student, args=(k,), daemon=True) for k in range(students)]
+        watcher = threading.Thread(target=watch_disk, daemon=True)
+        watcher.start()
         for thread in threads:
             thread.start()
             time.sleep(0.02)
         for thread in threads:
             thread.join(timeout=seconds + request_timeout + 30)
+        finished.set()
         figures = {"students": students, "seconds": seconds, "cold_start_s": cold_start,
                    "peak_rss_mb": _rss_peak_mb(process.pid), "temp_growth_mb": _folder_mb(temp) - disk_before,
+                   "temp_growth_mb_by_minute": by_minute,
                    "students_who_saw_a_queue_position": len(queued), "actions": {}}
     for name in chosen:
         figures["actions"][name] = {"count": len(latencies[name]), "errors": len(errors[name]),
@@ -254,7 +269,8 @@ def generate_at_once(students: int = 30, request_timeout: float = 600.0) -> dict
             "batched_reference_s": batched_reference(16 * students)}
 
 
-def main(students: int = 30, seconds: float = 60.0, actions: list[str] | None = None, scenario: str = "mix") -> int:
+def main(students: int = 30, seconds: float = 60.0, actions: list[str] | None = None, scenario: str = "mix",
+         pause: float | None = None) -> int:
     if scenario == "generate":
         print(f"loadtest: {students} students press Generate (16 Fashion samples, DDIM-50) at once", flush=True)
         f = generate_at_once(students)
@@ -266,10 +282,13 @@ def main(students: int = 30, seconds: float = 60.0, actions: list[str] | None = 
             print(f"    error: {error}")
         return 0 if not f["errors"] else 1
     print(f"loadtest: {students} students for {seconds:g} s against 127.0.0.1 (a fresh app process)", flush=True)
-    f = run(students, seconds, actions)
+    f = run(students, seconds, actions, pause=pause)
     print(f"cold start to serve /: {f['cold_start_s']:.1f} s; peak RSS {f['peak_rss_mb']:.0f} MB; "
           f"temp folder grew {f['temp_growth_mb']:.1f} MB; {f['students_who_saw_a_queue_position']} of {students} "
           "students saw a queue position")
+    if f["temp_growth_mb_by_minute"]:
+        print("temp folder growth by minute (MB): " + ", ".join(f"{mb:.1f}" for mb in f["temp_growth_mb_by_minute"])
+              + f"; largest {max(f['temp_growth_mb_by_minute']):.1f}")
     print(f"{'action':42s} {'count':>6s} {'errors':>6s} {'p50 s':>7s} {'p95 s':>7s} {'max s':>7s}")
     for name, a in f["actions"].items():
         print(f"{name:42s} {a['count']:6d} {a['errors']:6d} {a['p50_s']:7.2f} {a['p95_s']:7.2f} {a['max_s']:7.2f}")

@@ -145,6 +145,7 @@ class UNet(nn.Module):
         emb_dim = 4 * base
         self.time_mlp = nn.Sequential(nn.Linear(base, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
         self.null_class = config.num_classes  # index of the learned "no class" embedding; None if unconditional
+        self.channels_last = False  # see use_channels_last
         self.class_emb = nn.Embedding(config.num_classes + 1, emb_dim) if config.num_classes is not None else None
         self.conv_in = nn.Conv2d(config.in_channels, base, 3, padding=1)
 
@@ -207,7 +208,7 @@ class UNet(nn.Module):
 
         down_cross = self.down_cross if text else [None] * len(self.down)
         up_cross = self.up_cross if text else [None] * len(self.up)
-        h = self.conv_in(x_t)
+        h = self.conv_in(x_t.contiguous(memory_format=torch.channels_last) if self.channels_last else x_t)
         skips = []
         for blocks, crosses, downsample in zip(self.down, down_cross, self.downsample):
             h = run(h, blocks, crosses)
@@ -224,7 +225,29 @@ class UNet(nn.Module):
             h = upsample(h)  # Identity at the lowest level
             h = torch.cat([h, skip], dim=1)
             h = run(h, blocks, crosses)
-        return self.out(h)
+        return self.out(h).contiguous()  # the caller gets the usual layout back, whatever ran inside
+
+    def use_channels_last(self) -> "UNet":
+        """Keep the weights, and the activations inside `forward`, channels-last (NHWC): on a CPU, DDIM-50 on 16 Fashion
+        samples takes 0.87–0.88 × the time (`bench`'s sampling_choices); the layout of inputs and outputs is unchanged.
+        `checkpoints.load` turns it on where it was measured to pay (`unets_channels_last`)."""
+        self.to(memory_format=torch.channels_last)
+        self.channels_last = True
+        return self
+
+
+CHANNELS_LAST_MIN_SIZE = 24  # measured on a CPU: channels-last pays from 28×28 (0.83–0.88 ×), costs at 8 and 16 (1.3 ×)
+
+
+def unets_channels_last(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
+    """Every UNet inside `model` of side ≥ CHANNELS_LAST_MIN_SIZE switched to `UNet.use_channels_last`, on a CPU
+    (what was measured; on other devices the layout is left alone). How checkpoints.load sets up a model."""
+    if torch.device(device).type != "cpu":
+        return model
+    for module in model.modules():
+        if isinstance(module, UNet) and module.config.image_size >= CHANNELS_LAST_MIN_SIZE:
+            module.use_channels_last()
+    return model
 
 
 def _class_embedding(class_emb: nn.Embedding | None, null_class: int | None, y, batch: int, device) -> torch.Tensor | float:

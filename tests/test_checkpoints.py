@@ -14,7 +14,7 @@ from playground.diffusion.ddpm import DiffusionSpec
 from playground.diffusion import make_schedule
 from playground.diffusion.samplers import sample
 from playground.metrics import ClassifierSpec
-from playground.nn import MLPConfig, UNetConfig
+from playground.nn import MLPConfig, UNet, UNetConfig
 from playground.train import train
 
 ASSETS = checkpoints.CHECKPOINTS.parent
@@ -373,3 +373,10 @@ def test_every_shipped_checkpoint_is_its_recipe():
         assert card["dataset"] == recipe.dataset and card.get("seed", 0) == recipe.seed, name
         assert card["steps_trained"] == recipe.steps, name
         assert card["command"] == f"python -m playground train {name}", name
+
+
+def test_a_loaded_fashion_unet_runs_channels_last_on_the_cpu():
+    if "ddpm-fashion-cosine" not in SHIPPED:
+        pytest.skip("ddpm-fashion-cosine is not shipped")
+    unet = next(m for m in checkpoints.load("ddpm-fashion-cosine", device="cpu").model.modules() if isinstance(m, UNet))
+    assert unet.channels_last

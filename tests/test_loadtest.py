@@ -11,12 +11,15 @@ def test_a_short_class_runs_without_errors_and_reports_its_figures():
     assert done["count"] >= 3 and done["errors"] == 0, done
     assert done["p50_s"] <= done["p95_s"] <= done["max_s"] < 60
     assert figures["actions"]["forward: 2D cloud at t"]["errors"] == 0
+    assert figures["temp_growth_mb_by_minute"] == []  # sampled once a minute: none in 4 s
 
 
 def test_bounds_are_checked():
     import pytest
     with pytest.raises(ValueError, match="students"):
         loadtest.run(students=10_000, seconds=1)
+    with pytest.raises(ValueError, match="pause"):
+        loadtest.run(students=1, seconds=1, pause=-1)
 
 
 def test_every_action_matches_an_endpoint_of_the_app(server_url):

@@ -65,3 +65,30 @@ def test_mlp_denoiser(num_classes):
     assert model.config.data_dim == 2 and model.null_class == num_classes
     if num_classes is not None:
         torch.testing.assert_close(model(x, t), model(x, t, torch.full((5,), num_classes)))
+
+
+def test_channels_last_unet_computes_the_same_and_hands_back_the_usual_layout():
+    import copy
+    config = UNetConfig(image_size=12, base_channels=8, num_res_blocks=1, channel_mults=(1, 2), num_classes=3)
+    torch.manual_seed(0)
+    net = UNet(config).eval()
+    fast = copy.deepcopy(net).use_channels_last()
+    weight = next(p for p in fast.parameters() if p.dim() == 4 and p.shape[1] > 1)  # a conv of several channels
+    assert fast.channels_last and weight.is_contiguous(memory_format=torch.channels_last)
+    x, t, y = torch.randn(5, 1, 12, 12), torch.tensor([0, 10, 100, 500, 999]), torch.tensor([0, 1, 2, 3, 0])
+    with torch.no_grad():
+        out = fast(x, t, y)
+        torch.testing.assert_close(out, net(x, t, y), atol=1e-5, rtol=1e-4)
+    assert out.is_contiguous() and x.is_contiguous()  # callers never see the inside layout
+
+
+def test_unets_go_channels_last_only_where_it_was_measured_to_pay():
+    from playground.nn import unets_channels_last
+    def unet(size):
+        return UNet(UNetConfig(image_size=size, base_channels=8, num_res_blocks=1, channel_mults=(1, 2)))
+    big, small = unet(28), unet(8)
+    unets_channels_last(torch.nn.ModuleList([big, small]), "cpu")
+    assert big.channels_last and not small.channels_last  # 28×28 pays on a CPU; 8×8 costs
+    elsewhere = unet(28)
+    unets_channels_last(elsewhere, "meta")  # not measured off the CPU: left alone
+    assert not elsewhere.channels_last
