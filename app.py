@@ -23,10 +23,12 @@ class _NoStubWriting(importlib.abc.MetaPathFinder):
     time a component class is defined, at every import: about 1 s of the cold start here (`bench`'s startup
     figure). Those stubs do nothing at run time, so for the app that step is made a no-op as Gradio loads."""
 
+    done = False
+
     def find_spec(self, name, path, target=None):
-        if name != "gradio.component_meta":
+        if name != "gradio.component_meta" or self.done:
             return None
-        sys.meta_path.remove(self)
+        self.done = True
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
             exec_module = spec.loader.exec_module

@@ -382,7 +382,7 @@ def cmd_gan_ablation(args) -> int:
 def cmd_bench(args) -> int:
     from . import bench
 
-    if args.compare_diffusers:
+    if args.compare_diffusers or "diffusers_figures" in (args.only or ()):
         try:
             import diffusers  # noqa: F401 - optional: only this comparison uses it
         except ImportError:

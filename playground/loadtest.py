@@ -77,7 +77,13 @@ def _rss_peak_mb(pid: int) -> float:
 
 
 def _folder_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20 if path.exists() else 0.0
+    """The size of the files under `path`; files the app deletes while they are counted count as 0."""
+    def size(f: Path) -> int:
+        try:
+            return f.stat().st_size if f.is_file() else 0
+        except OSError:
+            return 0
+    return sum(map(size, path.rglob("*"))) / 2**20 if path.exists() else 0.0
 
 
 def start_app(port: int, temp: Path, warm_timeout: float = 180.0) -> tuple[subprocess.Popen, float]:
@@ -151,10 +157,10 @@ def _await(job, timeout: float) -> bool:
 
 
 def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = None, seed: int = 0,
-        request_timeout: float = 300.0, pause: float | None = None) -> dict:
+        request_timeout: float = 300.0, pause: float | None = None, disk_every: float = 60.0) -> dict:
     """Simulate `students` for `seconds`; returns the figures (also printed by `main`). Each student waits between
     actions 0.05–0.3 s (a stress test), or about `pause` seconds (0.5–1.5 × pause: a calmer class, for a long soak).
-    The temp folder's size is sampled every minute (`temp_growth_mb_by_minute`)."""
+    The temp folder's growth is sampled every `disk_every` seconds (`temp_growth_mb_by_minute` with the default)."""
     if not 1 <= students <= 200 or not 1 <= seconds <= 3600:
         raise ValueError("students must be from 1 to 200 and seconds from 1 to 3600")
     if pause is not None and not 0 <= pause <= 600:
@@ -182,13 +188,14 @@ def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = N
                 except Exception as err:  # noqa: BLE001 - every failure is counted and shown, never raised
                     with lock:
                         errors[name].append(f"{type(err).__name__}: {str(err)[:160]}")
-                # a person's pause between actions
-                time.sleep(float(rng.uniform(0.05, 0.3) if pause is None else rng.uniform(0.5, 1.5) * pause))
+                # a person's pause between actions (never past the end)
+                wait = float(rng.uniform(0.05, 0.3) if pause is None else rng.uniform(0.5, 1.5) * pause)
+                time.sleep(max(0.0, min(wait, stop_at - time.perf_counter())))
 
         by_minute, finished = [], threading.Event()
 
-        def watch_disk() -> None:  # the temp folder's growth, once a minute, until the students are done
-            while not finished.wait(60):
+        def watch_disk() -> None:  # the temp folder's growth, every disk_every seconds, until the students are done
+            while not finished.wait(disk_every):
                 by_minute.append(_folder_mb(temp) - disk_before)
 
         threads = [threading.Thread(target=student, args=(k,), daemon=True) for k in range(students)]
@@ -200,6 +207,7 @@ def run(students: int = 30, seconds: float = 60.0, actions: list[str] | None = N
         for thread in threads:
             thread.join(timeout=seconds + request_timeout + 30)
         finished.set()
+        watcher.join()
         figures = {"students": students, "seconds": seconds, "cold_start_s": cold_start,
                    "peak_rss_mb": _rss_peak_mb(process.pid), "temp_growth_mb": _folder_mb(temp) - disk_before,
                    "temp_growth_mb_by_minute": by_minute,

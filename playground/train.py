@@ -82,7 +82,8 @@ def train_steps(spec, data: Dataset, steps: int, *, seed: int = 0, device: torch
     """Train a fresh model of `spec` on `data` for `steps` steps, yielding a `TrainEvent` after each.
 
     device: where it trains (default `default_device()`); batches are moved there, previews come back to the CPU.
-    resume=(model, optimizers): go on training these (a live view that pauses and resumes, or `train --resume`).
+    resume=(model, optimizers): go on training these (a live view that pauses and resumes, or `train --resume`);
+    the learning-rate schedule (`lr_factor`) starts again over the new `steps`.
     """
     _check(steps, data)
     device = default_device() if device is None else check_device(device)
@@ -103,8 +104,9 @@ def train_steps(spec, data: Dataset, steps: int, *, seed: int = 0, device: torch
     began = time.perf_counter()
     model.train()
     groups = [group for optimizer in optimizers for group in optimizer.param_groups]
-    for group in groups:  # the unscaled rate, kept on the group (as torch's schedulers do) so a resume starts from it
-        group.setdefault("initial_lr", group["lr"])
+    for group in groups:  # the unscaled rate, kept on the group (as torch's schedulers do): a resume starts from it
+        if resume is None or "initial_lr" not in group:
+            group["initial_lr"] = group["lr"]
     for step in range(1, steps + 1):
         for group in groups:
             group["lr"] = group["initial_lr"] * lr_factor(spec, step, steps)

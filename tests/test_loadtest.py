@@ -5,13 +5,14 @@ from playground import loadtest
 
 def test_a_short_class_runs_without_errors_and_reports_its_figures():
     frame = "forward: let go of the t slider (exact frame)"
-    figures = loadtest.run(students=3, seconds=4, actions=[frame, "forward: 2D cloud at t"])
+    figures = loadtest.run(students=3, seconds=4, actions=[frame, "forward: 2D cloud at t"], disk_every=1.0)
     assert figures["cold_start_s"] > 0 and figures["peak_rss_mb"] > 0 and figures["temp_growth_mb"] < 50
     done = figures["actions"][frame]
     assert done["count"] >= 3 and done["errors"] == 0, done
     assert done["p50_s"] <= done["p95_s"] <= done["max_s"] < 60
     assert figures["actions"]["forward: 2D cloud at t"]["errors"] == 0
-    assert figures["temp_growth_mb_by_minute"] == []  # sampled once a minute: none in 4 s
+    growth = figures["temp_growth_mb_by_minute"]  # here sampled every second: 3 or 4 samples in 4 s
+    assert 3 <= len(growth) <= 5 and all(0 <= mb < 50 for mb in growth), growth
 
 
 def test_bounds_are_checked():

@@ -67,15 +67,19 @@ def test_mlp_denoiser(num_classes):
         torch.testing.assert_close(model(x, t), model(x, t, torch.full((5,), num_classes)))
 
 
-def test_channels_last_unet_computes_the_same_and_hands_back_the_usual_layout():
+@pytest.mark.parametrize("text", [False, True])
+def test_channels_last_unet_computes_the_same_and_hands_back_the_usual_layout(text):
     import copy
-    config = UNetConfig(image_size=12, base_channels=8, num_res_blocks=1, channel_mults=(1, 2), num_classes=3)
+    config = UNetConfig(image_size=12, base_channels=8, num_res_blocks=1, channel_mults=(1, 2),
+                        num_classes=None if text else 3, context_dim=16 if text else None)
     torch.manual_seed(0)
     net = UNet(config).eval()
     fast = copy.deepcopy(net).use_channels_last()
     weight = next(p for p in fast.parameters() if p.dim() == 4 and p.shape[1] > 1)  # a conv of several channels
     assert fast.channels_last and weight.is_contiguous(memory_format=torch.channels_last)
-    x, t, y = torch.randn(5, 1, 12, 12), torch.tensor([0, 10, 100, 500, 999]), torch.tensor([0, 1, 2, 3, 0])
+    x, t = torch.randn(5, 1, 12, 12), torch.tensor([0, 10, 100, 500, 999])
+    y = ((torch.randn(5, 7, 16), torch.rand(5, 7) > 0.3, torch.randn(5, 16)) if text  # cross-attention's path
+         else torch.tensor([0, 1, 2, 3, 0]))
     with torch.no_grad():
         out = fast(x, t, y)
         torch.testing.assert_close(out, net(x, t, y), atol=1e-5, rtol=1e-4)

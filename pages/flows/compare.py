@@ -1,6 +1,7 @@
 """Tab "Against diffusion": flow matching (Euler, Heun) against DDIM, the deterministic diffusion sampler, which
-solves an ODE too, on the same data with the same network and training recipe: quality against the number of
-network evaluations, and how straight the paths are, measured live from the same starting noise."""
+solves an ODE too, on the same data with the same network and training recipe (on Fashion-MNIST also the longer
+v-prediction DDPM recipe): quality against the number of network evaluations, and how straight the paths are,
+measured live from the same starting noise."""
 from __future__ import annotations
 
 import gradio as gr

@@ -137,8 +137,8 @@ def _frame_info(trajectory, k: int, num_steps: int) -> str:
                        ", so this step is not exactly eq. 11 / eq. 12."))
     return (f"**Frame {k} of {last}**, {trajectory.sampler}: the model looks at x_t at t = {t + 1} of {num_steps} "
             f"(schedule index {t}), where ᾱ_t = {alpha_bar:.4f}, signal √ᾱ_t = {np.sqrt(alpha_bar):.3f}, noise "
-            f"√(1−ᾱ_t) = {np.sqrt(1 - alpha_bar):.3f}, SNR = {alpha_bar / (1 - alpha_bar):.4g}. It predicts ε̂ and, "
-            "from it, x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t." + clipping)
+            f"√(1−ᾱ_t) = {np.sqrt(1 - alpha_bar):.3f}, SNR = {alpha_bar / (1 - alpha_bar):.4g}. It predicts ε̂ (a model "
+            "trained to predict v or x₀ has its output converted to ε̂) and, from it, x̂₀ = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t." + clipping)
 
 
 @user_errors
