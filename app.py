@@ -113,9 +113,10 @@ html.present .gradio-container :is(h1, h2) {font-size: 30px !important;}
 html.present .gradio-container h3 {font-size: 24px !important;}
 html.present .js-plotly-plot text {font-size: 18px !important;}
 html.present :is(.about-page, .presenter-hide, .next-link, footer) {display: none !important;}
-#present-toggle {position: fixed; right: 12px; bottom: 12px; z-index: 1000; padding: 6px 12px; border-radius: 6px;
-  border: 1px solid #bbb; background: #fff; font: 14px system-ui, sans-serif; cursor: pointer; opacity: 0.85;}
-html.present #present-toggle {font-size: 18px;}
+/* the toggle sits in the empty left end of the navigation bar and scrolls away with it: it never covers the page */
+#present-toggle {position: absolute; left: 12px; top: 5px; z-index: 1000; padding: 4px 10px; border-radius: 6px;
+  border: 1px solid #bbb; background: #fff; font: 14px system-ui, sans-serif; cursor: pointer;}
+html.present #present-toggle {font-size: 16px;}
 """
 # Presenter mode: ?present=1 (or ?present=0) in the address, or the toggle in the corner; kept in localStorage.
 JS = """

@@ -166,6 +166,9 @@ def test_presenter_mode_is_big_wide_and_remembered(browser, server_url, artifact
     pg.goto(server_url + "/reverse")  # remembered across pages of this browser
     pg.locator("#present-toggle").wait_for(timeout=30_000)
     assert pg.evaluate("() => document.documentElement.classList.contains('present')")
+    pg.locator("#reverse-model input").wait_for(timeout=30_000)
+    toggle, heading = (pg.locator(selector).first.bounding_box() for selector in ("#present-toggle", "h1, h2"))
+    assert toggle["y"] + toggle["height"] <= heading["y"]  # in the navigation bar, above the page: it covers nothing
     pg.locator("#present-toggle").click()
     assert not pg.evaluate("() => document.documentElement.classList.contains('present')")
     context.close()
