@@ -6,6 +6,7 @@ A user's models go to their own folder (`user_dir()`), never into assets/.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -23,8 +24,18 @@ CHECKPOINTS = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
 
 
 def available(folder: Path = CHECKPOINTS) -> list[str]:
-    """Names of the checkpoints in `folder` that have both a card and weights."""
-    return sorted(p.stem for p in Path(folder).glob("*.json") if p.with_suffix(".safetensors").is_file())
+    """Names of the checkpoints in `folder` that have both a card and weights (listed again only when the folder
+    changed: pages ask this hundreds of times while they are built)."""
+    try:
+        changed = os.stat(folder).st_mtime_ns
+    except OSError:
+        return []
+    return list(_listed(str(folder), changed))
+
+
+@functools.lru_cache(maxsize=16)
+def _listed(folder: str, changed: int) -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in Path(folder).glob("*.json") if p.with_suffix(".safetensors").is_file()))
 
 
 def card(name: str, folder: Path = CHECKPOINTS) -> dict:

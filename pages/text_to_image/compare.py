@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
-from playground import text_to_image as t2i
+from playground import checkpoints, text_to_image as t2i
 from playground.viz import text_to_image as t2i_viz
 
 from ..common import EXPENSIVE, check_cost, check_int, check_seed, user_errors
@@ -29,14 +29,13 @@ def card_table() -> str:
     for name in MODELS:
         if name not in MENU.available():
             continue
-        handle = get_model(name)
-        metrics = handle.card.get("metrics", {})
-        single = metrics.get("single_object_by_scale", {}).get("3.0")
+        card = checkpoints.card(name)  # no weights loaded: the page builds at start-up
+        single = card.get("metrics", {}).get("single_object_by_scale", {}).get("3.0")
         if single is None:
             continue
         rows.append(f"| {name} | {single['shape_colour']:.1%} | {single['correct']:.1%} | "
-                    f"{single.get('clip_score', float('nan')):.2f} | {handle.card.get('steps_trained', '?')} | "
-                    f"{handle.card.get('wall_time_s', float('nan')) / 60:.0f} min |")
+                    f"{single.get('clip_score', float('nan')):.2f} | {card.get('steps_trained', '?')} | "
+                    f"{card.get('wall_time_s', float('nan')) / 60:.0f} min |")
     if not rows:
         return ""
     return ("**From the checkpoints' cards** (128 single-object test prompts, one image each, w = 3, 50 DDIM steps):\n\n"

@@ -7,7 +7,8 @@ import functools
 
 import gradio as gr
 
-from playground import text_to_image as t2i
+from playground import checkpoints, text_to_image as t2i
+from playground.families import spec_from_card
 from playground.models import Loaded
 
 from ..common import ModelMenu, check_choice, check_float, check_int, check_seed, shipped
@@ -78,7 +79,9 @@ def vocabulary_note(handle: Loaded | None = None) -> str:
         name = default_model()
         if name is None:
             return ""
-        handle = get_model(name)
-    words = [w for w in handle.spec.tokenizer.itos[3:]]
+        spec = spec_from_card(checkpoints.card(name))  # the card is enough: no weights loaded at start-up
+    else:
+        spec = handle.spec
+    words = [w for w in spec.tokenizer.itos[3:]]
     return ("The model reads the caption grammar's words only: " + ", ".join(words) +
             ". For example “a large blue square on the left”, “a red circle left of a green square”.")
