@@ -81,3 +81,38 @@ def test_bad_settings_are_refused_before_training():
     job.steps = 0
     with pytest.raises(ValueError, match="positive integer"):
         next(run_job(job, {}, MENU))
+
+
+def test_sweep_cache_deletes_old_files_keeps_kept_ones_and_survives_a_growing_set(tmp_path):
+    """The cache sweep: files older than the age go with their emptied folder, kept files stay, missing files leave
+    the sets, and a set that grows while the sweep runs (a class keeps sending files) raises nothing."""
+    import threading
+    from types import SimpleNamespace
+    from pages.common.jobs import sweep_cache
+    paths = []
+    for k in range(3):
+        (tmp_path / f"h{k}").mkdir()
+        paths.append(str(tmp_path / f"h{k}" / "image.png"))
+        open(paths[-1], "wb").write(b"x" * 10)
+    files = set(paths) | {str(tmp_path / "gone" / "image.png")}
+    blocks = SimpleNamespace(blocks={1: SimpleNamespace(keep_in_cache={paths[2]})}, temp_file_sets=[files])
+    assert sweep_cache(blocks, age=3600) == 1 and files == set(paths)  # only the missing file left the set
+    assert sweep_cache(blocks, age=0) == 2  # everything older than 0 s, except the kept file
+    assert files == {paths[2]} and not (tmp_path / "h0").exists() and (tmp_path / "h2" / "image.png").exists()
+    busy = set(str(tmp_path / f"none-{k}") for k in range(20_000))
+    blocks.temp_file_sets.append(busy)
+    stop = threading.Event()
+
+    def keep_adding():
+        k = 0
+        while not stop.is_set():
+            busy.add(str(tmp_path / f"new-{k}"))
+            k += 1
+    adder = threading.Thread(target=keep_adding)
+    adder.start()
+    try:
+        for _ in range(3):
+            sweep_cache(blocks, age=0)  # Gradio's walker raises "Set changed size during iteration" here
+    finally:
+        stop.set()
+        adder.join()

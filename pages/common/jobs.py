@@ -5,11 +5,12 @@ expensive jobs ≤ cores. Pass these as keyword arguments to an event listener:
     button.click(generate, inputs, outputs, api_name="reverse_generate", **EXPENSIVE)
     slider.input(frame, inputs, outputs, api_name="reverse_frame", **CHEAP)
 
-Exports (GIFs, PNGs) go to one folder of this process and are deleted after EXPORT_TTL_S, so the disk stays
-bounded however long the class runs."""
+Exports (GIFs, PNGs) go to one folder of this process and are deleted after EXPORT_TTL_S, and the files sent to
+browsers after CACHE_AGE_S (`sweep_cache`), so the disk stays bounded however long the class runs."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import tempfile
@@ -41,6 +42,47 @@ CHEAP = dict(concurrency_id="cheap", concurrency_limit=CHEAP_JOBS)
 EXPORT_TTL_S = 15 * 60  # an export is kept this long: enough to download it
 _EXPORTS = Path(tempfile.mkdtemp(prefix="playground-exports-"))
 atexit.register(shutil.rmtree, _EXPORTS, ignore_errors=True)
+
+
+CACHE_SWEEP_S, CACHE_AGE_S = 300, 600  # every 5 minutes, the files sent to browsers more than 10 minutes ago go
+
+
+def sweep_cache(blocks, age: float = CACHE_AGE_S) -> int:
+    """Delete the files the app's components put in Gradio's cache (their `temp_files`) whose last use (ctime) is
+    more than `age` seconds ago, except those a component keeps (`keep_in_cache`), and the folders left empty;
+    returns how many went. Gradio's own `delete_cache` walks each live set while requests add to it, and the
+    "set changed size" error that follows ends its schedule for good (seen in an hour's soak: nothing was deleted
+    after start-up). This walks snapshots, so a class adding files meanwhile changes nothing."""
+    keep = set()
+    for component in list(blocks.blocks.values()):
+        keep.update(getattr(component, "keep_in_cache", ()))
+    now, removed = time.time(), 0
+    for files in list(blocks.temp_file_sets):
+        gone = set()
+        for file in list(files):  # a snapshot: list() copies the set in one step
+            if file in keep:
+                continue
+            try:
+                if now - os.lstat(file).st_ctime > age:
+                    os.remove(file)
+                    gone.add(file)
+                    with contextlib.suppress(OSError):
+                        os.rmdir(os.path.dirname(file))  # Gradio's per-file folder, if now empty
+            except FileNotFoundError:
+                gone.add(file)
+            except OSError:
+                continue
+        files -= gone
+        removed += len(gone)
+    return removed
+
+
+def sweep_cache_forever(blocks, every: float = CACHE_SWEEP_S, age: float = CACHE_AGE_S) -> None:
+    """`sweep_cache` every `every` seconds, for the life of the server (run in a daemon thread by app.serve)."""
+    while True:
+        time.sleep(every)
+        with contextlib.suppress(Exception):  # a sweep that fails is tried again next time; the server goes on
+            sweep_cache(blocks, age)
 
 
 def export_path(prefix: str, suffix: str) -> str:
