@@ -380,3 +380,12 @@ def test_a_loaded_fashion_unet_runs_channels_last_on_the_cpu():
         pytest.skip("ddpm-fashion-cosine is not shipped")
     unet = next(m for m in checkpoints.load("ddpm-fashion-cosine", device="cpu").model.modules() if isinstance(m, UNet))
     assert unet.channels_last
+
+
+def test_cli_bench_refuses_an_unknown_group_and_a_missing_diffusers(monkeypatch, capsys):
+    import sys
+    assert main(["bench", "--only", "no_such_figures"]) == 2
+    assert "no bench group no_such_figures" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # as where it is not installed: import fails
+    assert main(["bench", "--compare-diffusers"]) == 2
+    assert "not a dependency" in capsys.readouterr().out
