@@ -114,8 +114,8 @@ html.present .gradio-container :is(h1, h2) {font-size: 30px !important;}
 html.present .gradio-container h3 {font-size: 24px !important;}
 html.present .js-plotly-plot text {font-size: 18px !important;}
 html.present :is(.about-page, .presenter-hide, .next-link, footer) {display: none !important;}
-/* the toggle sits in the empty left end of the navigation bar and scrolls away with it: it never covers the page */
-#present-toggle {position: absolute; left: 12px; top: 5px; z-index: 1000; padding: 4px 10px; border-radius: 6px;
+/* the toggle sits at the right end of the title's line, below the navigation bar, and scrolls away with the page */
+#present-toggle {position: absolute; right: 16px; top: 64px; z-index: 1000; padding: 4px 10px; border-radius: 6px;
   border: 1px solid #bbb; background: #fff; font: 14px system-ui, sans-serif; cursor: pointer;}
 html.present #present-toggle {font-size: 16px;}
 """

@@ -167,8 +167,14 @@ def test_presenter_mode_is_big_wide_and_remembered(browser, server_url, artifact
     pg.locator("#present-toggle").wait_for(timeout=30_000)
     assert pg.evaluate("() => document.documentElement.classList.contains('present')")
     pg.locator("#reverse-model input").wait_for(timeout=30_000)
-    toggle, heading = (pg.locator(selector).first.bounding_box() for selector in ("#present-toggle", "h1, h2"))
-    assert toggle["y"] + toggle["height"] <= heading["y"]  # in the navigation bar, above the page: it covers nothing
+    toggle = pg.locator("#present-toggle").bounding_box()
+    covered = pg.evaluate("""([x, y, w, h]) => [...document.querySelectorAll('nav a, h1, h2, button, label, img')]
+        .filter(e => e.id !== 'present-toggle' && e.offsetParent).map(e => {
+          if (!e.matches('h1, h2')) return e.getBoundingClientRect();
+          const text = document.createRange(); text.selectNodeContents(e); return text.getBoundingClientRect(); })
+        .filter(r => r.width && x < r.right && r.left < x + w && y < r.bottom && r.top < y + h).length""",
+                          [toggle["x"], toggle["y"], toggle["width"], toggle["height"]])
+    assert covered == 0  # beside the title, below the navigation: it covers no link, heading, control or picture
     pg.locator("#present-toggle").click()
     assert not pg.evaluate("() => document.documentElement.classList.contains('present')")
     context.close()
