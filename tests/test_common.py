@@ -99,14 +99,15 @@ def test_sweep_cache_deletes_old_files_keeps_kept_ones_and_survives_a_growing_se
     assert sweep_cache(blocks, age=3600) == 1 and files == set(paths)  # only the missing file left the set
     assert sweep_cache(blocks, age=0) == 2  # everything older than 0 s, except the kept file
     assert files == {paths[2]} and not (tmp_path / "h0").exists() and (tmp_path / "h2" / "image.png").exists()
-    busy = set(str(tmp_path / f"none-{k}") for k in range(20_000))
+    busy = set(str(tmp_path / f"none-{k}") for k in range(5_000))
     blocks.temp_file_sets.append(busy)
     stop = threading.Event()
 
-    def keep_adding():
+    def keep_adding():  # the set's size keeps changing, within bounds
         k = 0
         while not stop.is_set():
-            busy.add(str(tmp_path / f"new-{k}"))
+            busy.add(str(tmp_path / f"new-{k % 100}"))
+            busy.discard(str(tmp_path / f"new-{(k + 50) % 100}"))
             k += 1
     adder = threading.Thread(target=keep_adding)
     adder.start()
