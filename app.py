@@ -48,7 +48,7 @@ import gradio as gr  # noqa: E402
 
 from pages import autoencoders, clip, dalle, flows, forward, gan, guidance, home, reverse, text_to_image, vq  # noqa: E402
 from pages.common import findings, next_link, set_journey  # noqa: E402
-from pages.common.jobs import CACHE_AGE_S, CACHE_SWEEP_S, sweep_cache_forever  # noqa: E402
+from pages.common.jobs import CACHE_AGE_S, CACHE_SWEEP_S, sweep_cache  # noqa: E402
 
 # Every page the app serves, in the order of the journey. The home page lists exactly these.
 PAGES = [
@@ -161,8 +161,10 @@ def _one_app_config():
 
 
 def build_app() -> gr.Blocks:
-    # Gradio's cache of files sent to browsers: every 5 minutes, delete what is older than 10 (disk stays bounded);
-    # serve() also starts pages.common.jobs.sweep_cache_forever, which does the same robustly under a class's load
+    # Gradio's cache of files sent to browsers: every 5 minutes, delete what is older than 10 (disk stays bounded),
+    # with the walker that survives a class's load (pages.common.jobs.sweep_cache) in place of Gradio's own
+    from gradio import route_utils
+    route_utils.delete_files_created_by_app = sweep_cache
     with gr.Blocks(title="Generative Models Playground", analytics_enabled=False,
                    delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as demo:
         home.build(demo, PAGES)
@@ -222,7 +224,6 @@ def serve(demo: gr.Blocks, host: str, port: int, warm: bool = True, **launch) ->
     demo.queue(default_concurrency_limit=4).launch(
         server_name=host, server_port=port, max_file_size="50mb", ssr_mode=False, theme=THEME, css=CSS, js=JS,
         footer_links=["api", "settings"], prevent_thread_lock=True, **launch)
-    threading.Thread(target=sweep_cache_forever, args=(demo,), name="cache-sweep", daemon=True).start()
     if warm:
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     if block:

@@ -7,6 +7,7 @@ import time
 import torch
 
 from . import data, viz
+from .checkpoints import for_inference
 from .devices import cpu_budget, default_device
 from .diffusion import closed_form_vs_iterated, make_schedule
 from .diffusion.forward import noise_at
@@ -63,7 +64,7 @@ def sampling_figures() -> dict[str, float]:
     from .recipes import recipe
 
     spec = recipe("ddpm-fashion-cosine").spec
-    model = _as_loaded(spec.build())  # timing does not depend on the weights
+    model = for_inference(spec.build(), DEVICE)  # timing does not depend on the weights
     schedule = make_schedule(spec.schedule, spec.num_steps)
     x_T = torch.randn(16, 1, 28, 28, device=DEVICE)
     y = torch.arange(16, device=DEVICE) % 10
@@ -106,14 +107,6 @@ def sampling_figures() -> dict[str, float]:
     }
 
 
-def _as_loaded(model: torch.nn.Module) -> torch.nn.Module:
-    """A freshly built network set up as `checkpoints.load` sets up a shipped one: eval mode, on DEVICE, its UNets
-    channels-last."""
-    from .nn import unets_channels_last
-
-    return unets_channels_last(model, DEVICE).eval().to(DEVICE)
-
-
 def sampling_choices() -> dict[str, float]:
     """What each candidate speed-up does to DDIM-50 on 16 Fashion samples, against the sampler as shipped (a ratio
     below 1 is faster than shipped, above 1 slower): channels-last memory (shipped: the ratio of the plain layout),
@@ -124,7 +117,7 @@ def sampling_choices() -> dict[str, float]:
     from .recipes import recipe
 
     spec = recipe("ddpm-fashion-cosine").spec
-    model = _as_loaded(spec.build())
+    model = for_inference(spec.build(), DEVICE)
     plain = spec.build().eval().to(DEVICE)
     schedule = make_schedule(spec.schedule, spec.num_steps)
     x_T, y = torch.randn(16, 1, 28, 28, device=DEVICE), torch.arange(16, device=DEVICE) % 10
@@ -163,7 +156,7 @@ def guidance_figures() -> dict[str, float]:
     from .recipes import recipe
 
     spec = recipe("ddpm-fashion-cosine").spec
-    model = _as_loaded(spec.build())  # timing does not depend on the weights
+    model = for_inference(spec.build(), DEVICE)  # timing does not depend on the weights
     classifier = recipe("noisy-classifier-fashion").spec.build().eval().to(DEVICE)
     schedule = make_schedule(spec.schedule, spec.num_steps)
     scales, seeds = [0, 1, 2, 4, 8], [0, 1, 2, 3]
@@ -391,7 +384,7 @@ def diffusers_figures() -> dict[str, float]:
     from .recipes import recipe
 
     spec = recipe("ddpm-fashion-cosine").spec
-    ours = _as_loaded(spec.build())  # as shipped; timing does not depend on the weights
+    ours = for_inference(spec.build(), DEVICE)  # as shipped; timing does not depend on the weights
     theirs = UNet2DModel(sample_size=28, in_channels=1, out_channels=1, layers_per_block=1,
                          block_out_channels=(24, 40, 40), down_block_types=("DownBlock2D",) * 3,
                          up_block_types=("UpBlock2D",) * 3, norm_num_groups=8, attention_head_dim=40,

@@ -64,8 +64,13 @@ def load(name: str, folder: Path = CHECKPOINTS, device: str | torch.device | Non
     model = spec.build()
     model.load_state_dict(load_file(str(Path(folder) / f"{name}.safetensors")))
     device = default_device() if device is None else check_device(device)
-    model = unets_channels_last(model, device)  # faster sampling where measured (nn.UNet.use_channels_last)
-    return Loaded(name, model.to(device).eval(), spec, info, info.get("summary", name))
+    return Loaded(name, for_inference(model, device), spec, info, info.get("summary", name))
+
+
+def for_inference(model: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
+    """A network set up as a loaded checkpoint runs: its UNets channels-last where that was measured to pay
+    (nn.unets_channels_last), in eval mode, on `device`."""
+    return unets_channels_last(model, device).to(device).eval()
 
 
 def user_dir() -> Path:

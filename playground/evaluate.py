@@ -179,8 +179,8 @@ def fashion_quality(model, spec, classifier, n_per_class: int = 50, num_steps: i
     labels = torch.arange(10).repeat_interleave(n_per_class)
     x_T = torch.randn(len(labels), 1, 28, 28, generator=g)
     guided = guidance_scale != 1.0
-    samples = torch.cat([generate(model, spec, xb, sampler, num_steps, y=yb, generator=g,
-                                  guidance=ClassifierFree(guidance_scale, null=spec.num_classes) if guided else None)
+    guidance = ClassifierFree(guidance_scale, null=spec.num_classes) if guided else None
+    samples = torch.cat([generate(model, spec, xb, sampler, num_steps, y=yb, generator=g, guidance=guidance)
                          for xb, yb in zip(x_T.split(100), labels.split(100))])
     real = data.load("fashion", "test", n=len(labels), seed=seed)
     return {**image_quality(samples, labels, classifier, real), "eval_samples": len(labels),

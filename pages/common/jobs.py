@@ -47,12 +47,13 @@ atexit.register(shutil.rmtree, _EXPORTS, ignore_errors=True)
 CACHE_SWEEP_S, CACHE_AGE_S = 300, 600  # every 5 minutes, the files sent to browsers more than 10 minutes ago go
 
 
-def sweep_cache(blocks, age: float = CACHE_AGE_S) -> int:
+def sweep_cache(blocks, age: float | None = CACHE_AGE_S) -> int:
     """Delete the files the app's components put in Gradio's cache (their `temp_files`) whose last use (ctime) is
-    more than `age` seconds ago, except those a component keeps (`keep_in_cache`), and the folders left empty;
-    returns how many went. Gradio's own `delete_cache` walks each live set while requests add to it, and the
-    "set changed size" error that follows ends its schedule for good (seen in an hour's soak: nothing was deleted
-    after start-up). This walks snapshots, so a class adding files meanwhile changes nothing."""
+    more than `age` seconds ago (None: all), except those a component keeps (`keep_in_cache`), and the folders left
+    empty; returns how many went. Gradio's own walker (`route_utils.delete_files_created_by_app`) walks each live
+    set while requests add to it, and the "set changed size" error that follows ends its `delete_cache` schedule for
+    good (seen in an hour's soak: nothing was deleted after start-up). This walks snapshots, so a class adding files
+    meanwhile changes nothing; app.py puts it in that walker's place, so Gradio's schedule runs it."""
     keep = set()
     for component in list(blocks.blocks.values()):
         keep.update(getattr(component, "keep_in_cache", ()))
@@ -63,7 +64,7 @@ def sweep_cache(blocks, age: float = CACHE_AGE_S) -> int:
             if file in keep:
                 continue
             try:
-                if now - os.lstat(file).st_ctime > age:
+                if age is None or now - os.lstat(file).st_ctime > age:
                     os.remove(file)
                     gone.add(file)
                     with contextlib.suppress(OSError):
@@ -75,14 +76,6 @@ def sweep_cache(blocks, age: float = CACHE_AGE_S) -> int:
         files -= gone
         removed += len(gone)
     return removed
-
-
-def sweep_cache_forever(blocks, every: float = CACHE_SWEEP_S, age: float = CACHE_AGE_S) -> None:
-    """`sweep_cache` every `every` seconds, for the life of the server (run in a daemon thread by app.serve)."""
-    while True:
-        time.sleep(every)
-        with contextlib.suppress(Exception):  # a sweep that fails is tried again next time; the server goes on
-            sweep_cache(blocks, age)
 
 
 def export_path(prefix: str, suffix: str) -> str:
