@@ -1,6 +1,7 @@
 """`python -m playground bench`: speed figures measured on this machine (not timed tests)."""
 from __future__ import annotations
 
+import copy
 import platform
 import time
 
@@ -11,6 +12,7 @@ from .checkpoints import for_inference
 from .devices import cpu_budget, default_device
 from .diffusion import closed_form_vs_iterated, make_schedule
 from .diffusion.forward import noise_at
+from .nn import NearestUpConv
 
 DEVICE = default_device()  # models and tensors of every figure run here ($PLAYGROUND_DEVICE overrides)
 
@@ -107,18 +109,32 @@ def sampling_figures() -> dict[str, float]:
     }
 
 
+class _UpsampleThenConv(NearestUpConv):
+    """The way up without folding (sampling_choices' baseline): nearest ×2 at full size, then the 3×3 convolution."""
+
+    def forward(self, x: torch.Tensor, size=None) -> torch.Tensor:
+        size = size or (2 * x.shape[-2], 2 * x.shape[-1])
+        return torch.nn.Conv2d.forward(self, torch.nn.functional.interpolate(x, size=tuple(size), mode="nearest"))
+
+
 def sampling_choices() -> dict[str, float]:
     """What each candidate speed-up does to DDIM-50 on 16 Fashion samples, against the sampler as shipped (a ratio
-    below 1 is faster than shipped, above 1 slower): channels-last memory (shipped: the ratio of the plain layout),
-    inference mode, torch.compile (if it compiles here), and the share of the run that a cache of the 50 time
-    embeddings could save at most."""
+    below 1 is faster than shipped, above 1 slower): bfloat16 autocast (shipped where the CPU has native bf16:
+    the ratio of float32), the folded upsampling convolution (the ratio of upsampling first), channels-last
+    memory, inference mode, torch.compile (if it compiles here), and the share of the run that a cache of the
+    50 time embeddings could save at most."""
     from .diffusion.samplers import sample
     from .nn import UNet, sinusoidal_embedding
     from .recipes import recipe
 
     spec = recipe("ddpm-fashion-cosine").spec
     model = for_inference(spec.build(), DEVICE)
-    plain = spec.build().eval().to(DEVICE)
+    plain = spec.build().eval().to(DEVICE)  # float32
+    unfolded = copy.deepcopy(plain)
+    for module in unfolded.modules():
+        if isinstance(module, NearestUpConv):
+            module.__class__ = _UpsampleThenConv
+    channels_last = copy.deepcopy(plain).to(memory_format=torch.channels_last)
     schedule = make_schedule(spec.schedule, spec.num_steps)
     x_T, y = torch.randn(16, 1, 28, 28, device=DEVICE), torch.arange(16, device=DEVICE) % 10
 
@@ -130,8 +146,14 @@ def sampling_choices() -> dict[str, float]:
             ddim(model, x_T)
 
     shipped = _best_ms(lambda: ddim(model, x_T), repeat=5)
-    figures = {"DDIM-50, 16 Fashion samples, as shipped (s)": shipped / 1000,
-               "plain (not channels-last) layout ÷ as shipped": _best_ms(lambda: ddim(plain, x_T), repeat=5) / shipped,
+    bf16 = next(m for m in model.modules() if isinstance(m, UNet)).compute_dtype == torch.bfloat16
+    figures = {f"DDIM-50, 16 Fashion samples, as shipped ({'bfloat16' if bf16 else 'float32'}) (s)": shipped / 1000,
+               "float32 ÷ as shipped": _best_ms(lambda: ddim(plain, x_T), repeat=5) / shipped,
+               "float32, upsample then 3×3 conv (not folded) ÷ as shipped":
+                   _best_ms(lambda: ddim(unfolded, x_T), repeat=5) / shipped,
+               "float32, channels-last ÷ as shipped":
+                   _best_ms(lambda: ddim(channels_last, x_T.contiguous(memory_format=torch.channels_last)), repeat=5)
+                   / shipped,
                "torch.inference_mode around the run ÷ as shipped": _best_ms(in_inference_mode, repeat=5) / shipped}
     unet = next(m for m in model.modules() if isinstance(m, UNet))
     t = torch.full((16,), 500, device=DEVICE)

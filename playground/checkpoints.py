@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from .devices import check_device, default_device
 from .families import spec_from_card
 from .models import Loaded
-from .nn import unets_channels_last
+from .nn import unets_in_bfloat16
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
 
@@ -68,9 +68,9 @@ def load(name: str, folder: Path = CHECKPOINTS, device: str | torch.device | Non
 
 
 def for_inference(model: torch.nn.Module, device: torch.device | str) -> torch.nn.Module:
-    """A network set up as a loaded checkpoint runs: its UNets channels-last where that was measured to pay
-    (nn.unets_channels_last), in eval mode, on `device`."""
-    return unets_channels_last(model, device).to(device).eval()
+    """A network set up as a loaded checkpoint runs: its image UNets in bfloat16 where that was measured to pay
+    (nn.unets_in_bfloat16), in eval mode, on `device`."""
+    return unets_in_bfloat16(model, device).to(device).eval()
 
 
 def user_dir() -> Path:

@@ -375,11 +375,15 @@ def test_every_shipped_checkpoint_is_its_recipe():
         assert card["command"] == f"python -m playground train {name}", name
 
 
-def test_a_loaded_fashion_unet_runs_channels_last_on_the_cpu():
+def test_a_loaded_fashion_unet_runs_in_bfloat16_where_the_cpu_has_it(monkeypatch):
+    from playground import nn as pnn
     if "ddpm-fashion-cosine" not in SHIPPED:
         pytest.skip("ddpm-fashion-cosine is not shipped")
-    unet = next(m for m in checkpoints.load("ddpm-fashion-cosine", device="cpu").model.modules() if isinstance(m, UNet))
-    assert unet.channels_last
+    for fast in (True, False):
+        monkeypatch.setattr(pnn, "cpu_has_fast_bfloat16", lambda: fast)
+        model = checkpoints.load("ddpm-fashion-cosine", device="cpu").model
+        unet = next(m for m in model.modules() if isinstance(m, UNet))
+        assert unet.compute_dtype == (torch.bfloat16 if fast else None)
 
 
 def test_cli_bench_refuses_an_unknown_group_and_a_missing_diffusers(monkeypatch, capsys):

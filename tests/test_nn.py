@@ -1,6 +1,7 @@
 """Shared network blocks: shapes, the null-class convention, and the default size."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 from playground.nn import Attention, MLPConfig, MLPDenoiser, ResBlock, UNet, UNetConfig, sinusoidal_embedding
 
@@ -67,32 +68,57 @@ def test_mlp_denoiser(num_classes):
         torch.testing.assert_close(model(x, t), model(x, t, torch.full((5,), num_classes)))
 
 
+@pytest.mark.parametrize("size,target", [(7, (14, 14)), (14, (28, 28)), (5, (10, 10)), (4, (7, 7)), (4, (9, 8))])
+def test_the_folded_upsampling_convolution_equals_upsampling_then_convolving(size, target):
+    from playground.nn import NearestUpConv
+    torch.manual_seed(0)
+    conv = NearestUpConv(6, 5, 3, padding=1)
+    x = torch.randn(3, 6, size, size, requires_grad=True)
+    reference = F.conv2d(F.interpolate(x, size=target, mode="nearest"), conv.weight, conv.bias, padding=1)
+    out = conv(x, target)
+    torch.testing.assert_close(out, reference, atol=1e-5, rtol=1e-5)
+    # training: the gradients reach the 3×3 weights and the input as they would through the plain path
+    grads = torch.autograd.grad(out.square().sum(), (conv.weight, x))
+    expected = torch.autograd.grad(reference.square().sum(), (conv.weight, x))
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    with torch.no_grad():  # the kernels kept between calls follow a change of the weights
+        conv(x, target)
+        conv.weight.add_(1.0)
+        moved = F.conv2d(F.interpolate(x, size=target, mode="nearest"), conv.weight, conv.bias, padding=1)
+        torch.testing.assert_close(conv(x, target), moved, atol=1e-4, rtol=1e-5)
+
+
 @pytest.mark.parametrize("text", [False, True])
-def test_channels_last_unet_computes_the_same_and_hands_back_the_usual_layout(text):
+def test_a_bfloat16_unet_stays_close_to_float32_and_hands_back_float32(text):
     import copy
     config = UNetConfig(image_size=12, base_channels=8, num_res_blocks=1, channel_mults=(1, 2),
                         num_classes=None if text else 3, context_dim=16 if text else None)
     torch.manual_seed(0)
     net = UNet(config).eval()
-    fast = copy.deepcopy(net).use_channels_last()
-    weight = next(p for p in fast.parameters() if p.dim() == 4 and p.shape[1] > 1)  # a conv of several channels
-    assert fast.channels_last and weight.is_contiguous(memory_format=torch.channels_last)
+    fast = copy.deepcopy(net).use_bfloat16()
     x, t = torch.randn(5, 1, 12, 12), torch.tensor([0, 10, 100, 500, 999])
     y = ((torch.randn(5, 7, 16), torch.rand(5, 7) > 0.3, torch.randn(5, 16)) if text  # cross-attention's path
          else torch.tensor([0, 1, 2, 3, 0]))
     with torch.no_grad():
-        out = fast(x, t, y)
-        torch.testing.assert_close(out, net(x, t, y), atol=1e-5, rtol=1e-4)
-    assert out.is_contiguous() and x.is_contiguous()  # callers never see the inside layout
+        out, exact = fast(x, t, y), net(x, t, y)
+    assert out.dtype == torch.float32 and fast.conv_in.weight.dtype == torch.float32  # weights stay float32
+    assert not torch.equal(out, exact)  # it did compute in bf16 ...
+    torch.testing.assert_close(out, exact, atol=0.05, rtol=0.05)  # ... to about bf16's 3 significant digits
 
 
-def test_unets_go_channels_last_only_where_it_was_measured_to_pay():
-    from playground.nn import unets_channels_last
-    def unet(size):
-        return UNet(UNetConfig(image_size=size, base_channels=8, num_res_blocks=1, channel_mults=(1, 2)))
-    big, small = unet(28), unet(8)
-    unets_channels_last(torch.nn.ModuleList([big, small]), "cpu")
-    assert big.channels_last and not small.channels_last  # 28×28 pays on a CPU; 8×8 costs
+def test_unets_go_bfloat16_only_where_it_was_measured_to_pay(monkeypatch):
+    from playground import nn as pnn
+    def unet(size, **more):
+        return UNet(UNetConfig(image_size=size, base_channels=8, num_res_blocks=1, channel_mults=(1, 2), **more))
+    monkeypatch.setattr(pnn, "cpu_has_fast_bfloat16", lambda: True)
+    big, small, text = unet(28), unet(8), unet(28, context_dim=16)
+    pnn.unets_in_bfloat16(torch.nn.ModuleList([big, small, text]), "cpu")
+    assert big.compute_dtype == torch.bfloat16  # the Fashion size, measured
+    assert small.compute_dtype is None and text.compute_dtype is None  # not measured: float32
     elsewhere = unet(28)
-    unets_channels_last(elsewhere, "meta")  # not measured off the CPU: left alone
-    assert not elsewhere.channels_last
+    pnn.unets_in_bfloat16(elsewhere, "meta")  # not measured off the CPU: left alone
+    assert elsewhere.compute_dtype is None
+    monkeypatch.setattr(pnn, "cpu_has_fast_bfloat16", lambda: False)  # emulated bf16 is slower: float32
+    slow_cpu = pnn.unets_in_bfloat16(unet(28), "cpu")
+    assert slow_cpu.compute_dtype is None
