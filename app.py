@@ -13,15 +13,30 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import functools  # noqa: E402
 import importlib.abc  # noqa: E402
 import importlib.machinery  # noqa: E402
 import sys  # noqa: E402
 
 
+class _CachedArgspecs:
+    """`inspect` as Gradio's component wrapper sees it, with `getfullargspec` cached: the wrapper asks it of the
+    same few `__init__`s for every component built (826 here, about 0.3 s of the cold start); a function's
+    signature does not change."""
+
+    def __init__(self, module):
+        self._module = module
+        self.getfullargspec = functools.lru_cache(maxsize=None)(module.getfullargspec)
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
 class _NoStubWriting(importlib.abc.MetaPathFinder):
     """Gradio's ComponentMeta parses each component's source and rewrites its .pyi type stub (for editors) every
     time a component class is defined, at every import: about 1 s of the cold start here (`bench`'s startup
-    figure). Those stubs do nothing at run time, so for the app that step is made a no-op as Gradio loads."""
+    figure). Those stubs do nothing at run time, so for the app that step is made a no-op as Gradio loads (and
+    its component wrapper gets `_CachedArgspecs`)."""
 
     done = False
 
@@ -36,6 +51,7 @@ class _NoStubWriting(importlib.abc.MetaPathFinder):
             def exec_without_stubs(module):
                 exec_module(module)
                 module.create_or_modify_pyi = lambda *args, **kwargs: None
+                module.inspect = _CachedArgspecs(module.inspect)
 
             spec.loader.exec_module = exec_without_stubs
         return spec
@@ -146,9 +162,10 @@ set_journey([(page["route"], page["title"]) for page in PAGES])  # the order of 
 
 @contextlib.contextmanager
 def _one_app_config():
-    """Gradio 6 rebuilds the whole app's config and its web app at the end of every `with demo.route(...)`, so 11
-    pages cost 11 rebuilds of a growing app (measured: about half of the cold start); `launch()` builds both again
-    anyway. While the pages are built, those intermediate rebuilds are skipped; launch makes the one that is used."""
+    """Gradio 6 rebuilds the whole app's config and its web app at the end of every `with gr.Blocks()` and `with
+    demo.route(...)`, and once more in `queue()`: 13 rebuilds of a growing app (measured: about half of the cold
+    start), where `launch()` builds both again anyway. While the app is built and queued, those intermediate
+    rebuilds are skipped; launch makes the one that is used."""
     from gradio import routes
 
     get_config_file, create_app = gr.Blocks.get_config_file, routes.App.__dict__["create_app"]
@@ -160,15 +177,33 @@ def _one_app_config():
         gr.Blocks.get_config_file, routes.App.create_app = get_config_file, create_app
 
 
+@contextlib.contextmanager
+def _config_computed_once():
+    """`launch()` computes the app's whole config (1.5 MB here) and then again, unchanged, while it sets up its MCP
+    route (even with MCP off): about 0.3 s of the cold start. During launch the second computation reuses the
+    first (a test checks the config launch keeps equals a fresh one)."""
+    get_config_file, made = gr.Blocks.get_config_file, {}
+
+    def once(self):
+        if id(self) not in made:
+            made[id(self)] = get_config_file(self)
+        return made[id(self)]
+    gr.Blocks.get_config_file = once
+    try:
+        yield
+    finally:
+        gr.Blocks.get_config_file = get_config_file
+
+
 def build_app() -> gr.Blocks:
     # Gradio's cache of files sent to browsers: every 5 minutes, delete what is older than 10 (disk stays bounded),
     # with the walker that survives a class's load (pages.common.jobs.sweep_cache) in place of Gradio's own
     from gradio import route_utils
     route_utils.delete_files_created_by_app = sweep_cache
-    with gr.Blocks(title="Generative Models Playground", analytics_enabled=False,
-                   delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as demo:
-        home.build(demo, PAGES)
     with _one_app_config():
+        with gr.Blocks(title="Generative Models Playground", analytics_enabled=False,
+                       delete_cache=(CACHE_SWEEP_S, CACHE_AGE_S)) as demo:
+            home.build(demo, PAGES)
         for page in PAGES:
             with demo.route(page["title"], page["route"]) as route:
                 page["module"].build(route)
@@ -201,6 +236,9 @@ def warm_up() -> None:
     import time
 
     began = time.perf_counter()
+    import scipy.linalg, scipy.ndimage, scipy.spatial  # noqa: E401, F401 - what metrics and scene truth import on first use
+    from playground.viz import gan as gan_viz
+    gan_viz.losses_figure({"it": [], "d_loss": [], "g_loss": []})  # plotly's first figure imports its validators
     real_data("fashion", "test")
     metric_classifier()
     for name in checkpoints.available():
@@ -221,9 +259,11 @@ def serve(demo: gr.Blocks, host: str, port: int, warm: bool = True, **launch) ->
     from pages.common import TORCH_THREADS
     torch.set_num_threads(TORCH_THREADS)
     block = not launch.pop("prevent_thread_lock", False)
-    demo.queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, max_file_size="50mb", ssr_mode=False, theme=THEME, css=CSS, js=JS,
-        footer_links=["api", "settings"], prevent_thread_lock=True, **launch)
+    with _one_app_config():
+        demo.queue(default_concurrency_limit=4)
+    with _config_computed_once():
+        demo.launch(server_name=host, server_port=port, max_file_size="50mb", ssr_mode=False, theme=THEME, css=CSS,
+                    js=JS, footer_links=["api", "settings"], prevent_thread_lock=True, **launch)
     if warm:
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     if block:

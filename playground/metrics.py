@@ -8,8 +8,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import linalg
-from scipy.spatial.distance import pdist
 from torch import nn
 
 
@@ -72,6 +70,7 @@ def features_and_probs(classifier: Classifier, x: torch.Tensor, batch: int = 500
 
 def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^½)   — Heusel et al. 2017 (FID), eq. 6, on our feature net."""
+    from scipy import linalg  # here, not at import: scipy is a tenth of a second of the app's cold start
     mu_a, mu_b = feats_a.mean(0), feats_b.mean(0)
     cov_a, cov_b = np.atleast_2d(np.cov(feats_a, rowvar=False)), np.atleast_2d(np.cov(feats_b, rowvar=False))
     covmean = linalg.sqrtm(cov_a @ cov_b)
@@ -83,6 +82,7 @@ def diversity(feats: np.ndarray) -> float:
     """Mean pairwise Euclidean distance between feature vectors (higher = more varied)."""
     if len(feats) < 2:
         raise ValueError("diversity needs at least two samples")
+    from scipy.spatial.distance import pdist
     return float(pdist(feats).mean())
 
 

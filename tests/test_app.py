@@ -1,6 +1,7 @@
 """The app: every route builds and serves; handlers return the right types; values sent straight
 to the HTTP API, past the sliders, get a clear error and never a stack trace."""
 import urllib.request
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -165,3 +166,35 @@ def test_building_the_app_restores_gradio_and_launch_still_builds_every_page():
     assert gr.Blocks.get_config_file is get_config_file and routes.App.__dict__["create_app"] is create_app
     assert [path for path, _, _ in demo.pages][1:] == [page["route"].strip("/") for page in app.PAGES]
     assert demo.get_config_file()["page"]  # the config launch serves is made in one go, with the pages in it
+
+
+def test_launch_keeps_one_config_equal_to_a_fresh_one_and_restores_gradio():
+    """serve() lets launch compute the app's config once (Gradio computes it twice); what launch keeps must equal a
+    config computed afresh after launch, and Gradio's method is back afterwards."""
+    import json
+    import socket
+    get_config_file = gr.Blocks.get_config_file
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = app.serve(app.build_app(), "127.0.0.1", port, warm=False, prevent_thread_lock=True, quiet=True)
+    try:
+        assert gr.Blocks.get_config_file is get_config_file
+        kept, fresh = json.dumps(demo.config, sort_keys=True, default=str), json.dumps(
+            demo.get_config_file(), sort_keys=True, default=str)
+        assert kept == fresh and len(kept) > 100_000
+    finally:
+        demo.close()
+
+
+def test_starting_the_app_imports_neither_scipy_nor_matplotlib():
+    """Part of the cold-start budget (≤ 5 s to serve /): scipy (0.3 s) and matplotlib (0.24 s) are imported where
+    they are used, never while the app is imported and its pages built."""
+    import subprocess
+    import sys
+    code = ("import sys, app; app.build_app(); "
+            "print(sorted(m for m in ('scipy', 'matplotlib', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=str(Path(app.__file__).parent))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -156,9 +156,13 @@ def rerank(prompt, n, seed):
     return Reranked(dalle_viz.scored_grid(out["images"], captions, side=88), text)
 
 
-def gain_view():
-    """The card's measured reranking gain, as a figure and a sentence."""
-    gain = card("dalle-scenes").get("metrics", {}).get("rerank")
+def _measured_gain() -> dict | None:
+    return card("dalle-scenes").get("metrics", {}).get("rerank")
+
+
+def gain_view(figure: bool = True):
+    """The card's measured reranking gain, as a figure (None when `figure` is False) and a sentence."""
+    gain = _measured_gain()
     if not gain:
         return None, "The measured gain appears here once `dalle-scenes` is trained (`python -m playground train dalle-scenes`)."
     text = (f"**Measured** when `dalle-scenes` was trained ({gain['prompts']} prompts, {max(gain['n'])} candidates "
@@ -168,7 +172,7 @@ def gain_view():
                "top-1: " + ", ".join(f"N = {k}: {a:.0%}" for k, a in zip(gain["n"], gain["top1_correct"]))
                if "top1_correct" in gain else "")
             + f". With {gain['prompts']} prompts, one prompt is {1 / gain['prompts']:.0%}.")
-    return dalle_viz.rerank_figure(gain), text
+    return dalle_viz.rerank_figure(gain) if figure else None, text
 
 
 def build(page: gr.Blocks) -> None:
@@ -219,10 +223,10 @@ def build(page: gr.Blocks) -> None:
             r_info = gr.Markdown(elem_id="d1-r-info")
             r_grid = gr.Image(label="Candidates, best CLIP score first: rank, CLIPScore, scene truth",
                               interactive=False, elem_id="d1-r-grid")
-            figure, text = gain_view()
-            gr.Markdown(text, elem_id="d1-r-gain")
-            if figure is not None:
-                gr.Plot(figure, show_label=False)
+            gr.Markdown(gain_view(figure=False)[1], elem_id="d1-r-gain")
+            if _measured_gain():  # drawn as the page opens: no plotting while the app starts
+                gain_plot = gr.Plot(show_label=False, elem_id="d1-r-gain-plot")
+                page.load(lambda: gain_view()[0], None, gain_plot, api_visibility="private", **CHEAP)
             r_button.click(rerank, [r_prompt, r_n, r_seed], [r_grid, r_info], api_name="dalle1_rerank", **EXPENSIVE)
         with gr.Tab("Sparse attention", id="sparse"):
             gr.Markdown(SPARSE)

@@ -159,7 +159,7 @@ def build_tab(page: gr.Blocks) -> None:
         field = gr.Image(label=FIELD_LABEL, format="png", interactive=False, elem_id="gan-field")
         with gr.Column():
             status = gr.Markdown(elem_id="gan-status")
-            losses = gr.Plot(gan_viz.losses_figure({"it": [], "d_loss": [], "g_loss": []}), label="Losses")
+            losses = gr.Plot(label="Losses")  # drawn by the page's load (reset2d), as every other output here
             coverage = gr.Plot(label="Modes covered over training (ring of 8 only)")
     run = session_state(None)
 

@@ -29,7 +29,6 @@ import math
 
 import numpy as np
 import torch
-from scipy import ndimage
 
 from .shapes import BACKGROUND, CELL, COLOURS, SIZES, Scene, SceneObject
 
@@ -97,6 +96,8 @@ def _read_object(alpha: np.ndarray, colour: str, side: int) -> SceneObject:
 def objects_with_masks(image) -> list[tuple[SceneObject, np.ndarray]]:
     """Every object of a square image (steps 1–3 above), each with its coverage map α (H, W): in [0, 1] on the
     object's pixels, 0 elsewhere."""
+    from scipy import ndimage  # here, not at import: a fifth of a second of the app's cold start
+
     image = as_uint8(image)
     label, alpha = _segment(image)
     out = []
