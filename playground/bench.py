@@ -340,8 +340,10 @@ def startup_figures() -> dict[str, float]:
 
     from .loadtest import serving
 
-    with serving() as (url, _, cold, _):
-        figures = {"cold start: seconds until / answers": cold}
+    with serving() as (url, process, cold, _):
+        figures = {"cold start: seconds until / answers": cold,
+                   "warm-up: seconds from the start until every shipped model is loaded":
+                       getattr(process, "warmed_after_s", float("nan"))}
         for route in ("/autoencoders", "/vq", "/gan", "/forward", "/reverse", "/guidance", "/flows", "/clip",
                       "/text-to-image", "/dalle"):
             began = time.perf_counter()

@@ -289,7 +289,8 @@ def vq_quality(model, spec, classifier=None, seed: int = 0) -> dict:
     test = data.load(spec.dataset, "test")
     use = vq.usage(model, test.x)
     out = {"test_perplexity": use["perplexity"], "test_dead_codes": use["dead_codes"],
-           "test_mse_per_pixel": use["test_mse_per_pixel"], "eval_images": len(test)}
+           "test_mse_per_pixel": use["test_mse_per_pixel"], "eval_images": len(test),
+           "test_code_counts": use["counts"].tolist()}  # how often each code is used: what /vq's codebook shows
     out.update({f"distortion_{k}": v for k, v in vq.kmeans_distortion(model, test.x[:200], seed).items()})
     return out
 

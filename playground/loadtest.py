@@ -98,6 +98,7 @@ def start_app(port: int, temp: Path, warm_timeout: float = 180.0) -> tuple[subpr
     def read_output() -> None:
         for line in process.stdout:
             if line.startswith("warm-up done"):
+                process.warmed_after_s = time.perf_counter() - began  # from the start, as cold_start
                 warmed.set()
     threading.Thread(target=read_output, daemon=True).start()
     cold_start = None

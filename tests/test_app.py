@@ -198,3 +198,23 @@ def test_starting_the_app_imports_neither_scipy_nor_matplotlib():
                          cwd=str(Path(app.__file__).parent))
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_serve_turns_garbage_collection_back_on_after_a_start_without_it():
+    """`python app.py` imports and builds with the collector off (a second of the cold start); serve() must turn it
+    back on, with start-up's objects frozen, or a long-running server would never collect a cycle."""
+    import gc
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with gr.Blocks() as tiny:
+        gr.Markdown("tiny")
+    gc.disable()
+    try:
+        demo = app.serve(tiny, "127.0.0.1", port, warm=False, prevent_thread_lock=True, quiet=True)
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        demo.close()
+    finally:
+        gc.unfreeze()
+        gc.enable()

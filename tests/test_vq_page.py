@@ -347,3 +347,20 @@ def test_browser_two_students_edit_their_own_token_maps(browser, server_url, art
     finally:
         ctx_a.close()
         ctx_b.close()
+
+
+def test_the_test_set_usage_comes_from_the_card_and_the_card_is_what_vq_usage_measures():
+    """A first visit reads each shipped model's test-set usage from its card instead of encoding 10,000 images; the
+    card's figures must be exactly what vq.usage measures on those weights (a stale card fails here)."""
+    from pages.vq.menu import test_usage
+    from playground import data
+    handle = checkpoints.load("vq-k16-fashion", device="cpu")
+    carded = test_usage(handle)
+    measured = vq.usage(handle.model, data.load("fashion", "test").x)
+    assert torch.equal(carded["counts"], measured["counts"].cpu()) and int(carded["counts"].sum()) == 10_000 * 49
+    assert carded["dead_codes"] == measured["dead_codes"]
+    assert carded["perplexity"] == pytest.approx(measured["perplexity"], rel=1e-9)
+    assert carded["test_mse_per_pixel"] == pytest.approx(measured["test_mse_per_pixel"], rel=1e-6)
+    from playground.models import Loaded
+    trained_here = Loaded.trained(handle.model, handle.spec, "fashion", "mine", "1")  # no card figures: measured
+    assert torch.equal(test_usage(trained_here)["counts"].cpu(), measured["counts"].cpu())
