@@ -240,7 +240,7 @@ def warm_up() -> None:
     import time
 
     began = time.perf_counter()
-    import scipy.linalg, scipy.ndimage, scipy.spatial  # noqa: E401, F401 - what metrics and scene truth import on first use
+    import scipy.linalg, scipy.ndimage, scipy.spatial, scipy.stats  # noqa: E401, F401 - imported where used
     from playground.viz import gan as gan_viz
     gan_viz.losses_figure({"it": [], "d_loss": [], "g_loss": []})  # plotly's first figure imports its validators
     real_data("fashion", "test")
@@ -250,6 +250,9 @@ def warm_up() -> None:
         if handle.family == "vq" and name in vq_menu.SHIPPED:
             vq_menu.colours(handle)
             vq_menu.test_usage(handle)  # from the card: instant
+    from pages.flows import realnvp
+    for name in realnvp.REALNVP_MENU.available():  # a shipped flow's view is the same for everyone: made once, here
+        realnvp._shipped_view(name)
     print(f"warm-up done in {time.perf_counter() - began:.1f} s: the shipped models are loaded", flush=True)
 
 
