@@ -9,8 +9,9 @@ from __future__ import annotations
 import gc
 import os
 
-if __name__ == "__main__":  # `python app.py`: no garbage collection while importing and building, about 1 s of the
-    gc.disable()            # cold start here (millions of objects made, none of them garbage); serve() turns it on
+_STARTED_WITHOUT_GC = __name__ == "__main__"  # `python app.py`: no garbage collection while importing and building,
+if _STARTED_WITHOUT_GC:                      # about 1 s of the cold start here (millions of objects made, none of
+    gc.disable()                             # them garbage); serve() turns it back on
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry, no version check
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -188,10 +189,11 @@ def _config_computed_once():
     first (a test checks the config launch keeps equals a fresh one)."""
     get_config_file, made = gr.Blocks.get_config_file, {}
 
-    def once(self):
-        if id(self) not in made:
-            made[id(self)] = get_config_file(self)
-        return made[id(self)]
+    def once(self):  # what launch changes between the two that shows in the config is part of the key
+        key = (id(self), getattr(self, "mcp_server", None), id(getattr(self, "i18n_instance", None)))
+        if key not in made:
+            made[key] = get_config_file(self)
+        return made[key]
     gr.Blocks.get_config_file = once
     try:
         yield
@@ -271,8 +273,8 @@ def serve(demo: gr.Blocks, host: str, port: int, warm: bool = True, **launch) ->
     with _config_computed_once():
         demo.launch(server_name=host, server_port=port, max_file_size="50mb", ssr_mode=False, theme=THEME, css=CSS,
                     js=JS, footer_links=["api", "settings"], prevent_thread_lock=True, **launch)
-    if not gc.isenabled():  # started as `python app.py`: what start-up made lives as long as the server, so it is
-        gc.freeze()         # moved out of the collector's sight for good, and collection resumes for the rest
+    if _STARTED_WITHOUT_GC or not gc.isenabled():  # what start-up made lives as long as the server: it is moved
+        gc.freeze()                                 # out of the collector's sight for good, and collection resumes
         gc.enable()
     if warm:
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()

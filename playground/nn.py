@@ -8,6 +8,8 @@ the unconditional half of classifier-free guidance (Ho & Salimans 2022).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from dataclasses import dataclass, field, replace
 
@@ -68,6 +70,12 @@ class NearestUpConv(nn.Conv2d):
     # FOLD[a, p, k] = 1 when the 3×3 kernel's row k lands on tap p of the 2×2 kernel of output parity a
     FOLD = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]], [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
 
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 1, **kwargs):
+        super().__init__(in_channels, out_channels, kernel_size, padding=padding, **kwargs)
+        if (self.kernel_size, self.padding, self.stride, self.dilation, self.groups, self.padding_mode) != \
+                ((3, 3), (1, 1), (1, 1), (1, 1), 1, "zeros"):
+            raise ValueError("NearestUpConv folds only a plain 3×3 convolution with zero padding 1")
+
     def forward(self, x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
         height, width = x.shape[-2:]
         if size is not None and tuple(size) != (2 * height, 2 * width):  # any other size: upsample, then convolve
@@ -82,16 +90,21 @@ class NearestUpConv(nn.Conv2d):
         return up
 
     def _kernels(self) -> torch.Tensor:
-        """K[a, c] = F_a W F_cᵀ over the kernel's rows and columns, as (4·C_out, C_in, 2, 2); kept between calls
-        while the weights are unchanged and no gradient is wanted."""
-        key = (self.weight._version, self.weight.data_ptr(), self.weight.dtype, self.weight.device)
-        if torch.is_grad_enabled() or getattr(self, "_cached", (None,))[0] != key:
-            fold = self.FOLD.to(self.weight)
-            kernels = torch.einsum("apk,oikl,cql->acoipq", fold, self.weight, fold).flatten(0, 2)
-            if torch.is_grad_enabled():
-                return kernels
-            self._cached = (key, kernels)
-        return self._cached[1]
+        """K[a, c] = F_a W F_cᵀ over the kernel's rows and columns, as (4·C_out, C_in, 2, 2), folded in the weights'
+        own precision (autocast rounds them once, inside the convolution); kept between calls while the weights are
+        unchanged and no gradient is wanted."""
+        weight = self.weight
+        cacheable = not (torch.is_grad_enabled() or weight.is_inference() or torch.compiler.is_compiling())
+        cached = getattr(self, "_cached", None)  # read once: another thread may replace it meanwhile
+        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device) if cacheable else None
+        if cached is not None and cached[0] == key and cached[1] is weight:
+            return cached[2]
+        with torch.autocast(weight.device.type, enabled=False):
+            fold = self.FOLD.to(weight)
+            kernels = torch.einsum("apk,oikl,cql->acoipq", fold, weight, fold).flatten(0, 2)
+        if cacheable:
+            self._cached = (key, weight, kernels)
+        return kernels
 
 
 class Attention(nn.Module):
@@ -229,7 +242,7 @@ class UNet(nn.Module):
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """x_t (B, C, H, W), t (B,) schedule indices, y (B,) labels or None (or, text-conditional, the tuple
         (states, mask, pooled)) -> ε (B, C, H, W), float32."""
-        if self.compute_dtype is not None:
+        if self.compute_dtype is not None and not self.training and not _FULL_PRECISION.get():
             with torch.autocast(x_t.device.type, dtype=self.compute_dtype):
                 return self._forward(x_t, t, y).float()
         return self._forward(x_t, t, y)
@@ -271,30 +284,46 @@ class UNet(nn.Module):
         return self.out(h)
 
     def use_bfloat16(self) -> "UNet":
-        """Run `forward` under bfloat16 autocast (convolutions and matmuls in bf16, normalisation in float32) and hand
-        back float32. On a CPU with native bf16 (AVX512-BF16 or AMX) DDIM-50 on 16 Fashion samples takes about
-        0.6 × the float32 time (`bench`'s sampling_choices), with the same accuracy and FD on 500 samples
-        (docs/diffusion.md). `checkpoints.load` turns it on where it was measured (`unets_in_bfloat16`)."""
+        """Run `forward` in eval mode under bfloat16 autocast (convolutions, matmuls and the activations between them
+        in bf16; GroupNorm accumulates in float32) and hand back float32. On a CPU with native bf16 (AVX512-BF16 or
+        AMX) a forward pass of 16 Fashion images takes 0.62–0.63 × the float32 time (`bench`), with the same
+        accuracy and FD on 500 samples (docs/diffusion.md). Training (train mode) and anything run inside
+        `full_precision()` (the likelihood bound) stay float32. `checkpoints.load` turns it on where it was measured
+        (`unets_in_bfloat16`)."""
         self.compute_dtype = torch.bfloat16
         return self
 
 
-BFLOAT16_MIN_SIZE = 24  # measured on the Fashion UNets at 28×28; smaller and text-conditional UNets stay float32
+BFLOAT16_MIN_SIZE = 24  # measured on the class-conditional Fashion UNets at 28×28; every other UNet stays float32
+_FULL_PRECISION: contextvars.ContextVar[bool] = contextvars.ContextVar("full_precision", default=False)
+
+
+@contextlib.contextmanager
+def full_precision():
+    """Inside this block (in this thread or task only), bf16 UNets compute in float32: for figures that were
+    measured in float32, such as the likelihood bound."""
+    token = _FULL_PRECISION.set(True)
+    try:
+        yield
+    finally:
+        _FULL_PRECISION.reset(token)
 
 
 def cpu_has_fast_bfloat16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX): elsewhere bf16 is emulated and slower."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(bool(check()) for check in checks if check is not None)
 
 
 def unets_in_bfloat16(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
-    """Every image UNet inside `model` of side ≥ BFLOAT16_MIN_SIZE without text conditioning switched to
-    `UNet.use_bfloat16`, on a CPU with native bf16 (what was measured; elsewhere it is left in float32)."""
+    """Every class-conditional image UNet inside `model` of side ≥ BFLOAT16_MIN_SIZE (the Fashion models, whose
+    samples were measured in both precisions) switched to `UNet.use_bfloat16`, on a CPU with native bf16;
+    everything else, and every other device, is left in float32."""
     if torch.device(device).type != "cpu" or not cpu_has_fast_bfloat16():
         return model
     for module in model.modules():
         if (isinstance(module, UNet) and module.config.image_size >= BFLOAT16_MIN_SIZE
-                and module.config.context_dim is None):
+                and module.config.num_classes is not None and module.config.context_dim is None):
             module.use_bfloat16()
     return model
 

@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from playground.nn import Attention, MLPConfig, MLPDenoiser, ResBlock, UNet, UNetConfig, sinusoidal_embedding
+from playground.nn import (Attention, MLPConfig, MLPDenoiser, ResBlock, UNet, UNetConfig, full_precision,
+                           sinusoidal_embedding)
 
 
 def num_params(model):
@@ -87,6 +88,15 @@ def test_the_folded_upsampling_convolution_equals_upsampling_then_convolving(siz
         conv.weight.add_(1.0)
         moved = F.conv2d(F.interpolate(x, size=target, mode="nearest"), conv.weight, conv.bias, padding=1)
         torch.testing.assert_close(conv(x, target), moved, atol=1e-4, rtol=1e-5)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # kernels kept from a bf16 call serve a float32 one
+            conv(x, target)
+        torch.testing.assert_close(conv(x, target), moved, atol=1e-4, rtol=1e-5)
+
+
+def test_the_folded_convolution_accepts_only_what_it_folds():
+    from playground.nn import NearestUpConv
+    with pytest.raises(ValueError, match="plain 3×3"):
+        NearestUpConv(4, 4, 3, padding=1, stride=2)
 
 
 @pytest.mark.parametrize("text", [False, True])
@@ -102,6 +112,11 @@ def test_a_bfloat16_unet_stays_close_to_float32_and_hands_back_float32(text):
          else torch.tensor([0, 1, 2, 3, 0]))
     with torch.no_grad():
         out, exact = fast(x, t, y), net(x, t, y)
+        with full_precision():  # the likelihood bound's way: float32 for this block only
+            torch.testing.assert_close(fast(x, t, y), exact, atol=1e-5, rtol=1e-5)
+        fast.train()  # training is never in bf16
+        torch.testing.assert_close(fast(x, t, y), exact, atol=1e-5, rtol=1e-5)
+        fast.eval()
     assert out.dtype == torch.float32 and fast.conv_in.weight.dtype == torch.float32  # weights stay float32
     assert not torch.equal(out, exact)  # it did compute in bf16 ...
     torch.testing.assert_close(out, exact, atol=0.05, rtol=0.05)  # ... to about bf16's 3 significant digits
@@ -112,13 +127,14 @@ def test_unets_go_bfloat16_only_where_it_was_measured_to_pay(monkeypatch):
     def unet(size, **more):
         return UNet(UNetConfig(image_size=size, base_channels=8, num_res_blocks=1, channel_mults=(1, 2), **more))
     monkeypatch.setattr(pnn, "cpu_has_fast_bfloat16", lambda: True)
-    big, small, text = unet(28), unet(8), unet(28, context_dim=16)
-    pnn.unets_in_bfloat16(torch.nn.ModuleList([big, small, text]), "cpu")
-    assert big.compute_dtype == torch.bfloat16  # the Fashion size, measured
+    big, small, text, unconditional = unet(28, num_classes=10), unet(8, num_classes=10), unet(28, context_dim=16), unet(28)
+    pnn.unets_in_bfloat16(torch.nn.ModuleList([big, small, text, unconditional]), "cpu")
+    assert big.compute_dtype == torch.bfloat16  # the class-conditional Fashion size, measured
     assert small.compute_dtype is None and text.compute_dtype is None  # not measured: float32
-    elsewhere = unet(28)
+    assert unconditional.compute_dtype is None  # e.g. unCLIP's upsampler: not measured
+    elsewhere = unet(28, num_classes=10)
     pnn.unets_in_bfloat16(elsewhere, "meta")  # not measured off the CPU: left alone
     assert elsewhere.compute_dtype is None
     monkeypatch.setattr(pnn, "cpu_has_fast_bfloat16", lambda: False)  # emulated bf16 is slower: float32
-    slow_cpu = pnn.unets_in_bfloat16(unet(28), "cpu")
+    slow_cpu = pnn.unets_in_bfloat16(unet(28, num_classes=10), "cpu")
     assert slow_cpu.compute_dtype is None

@@ -364,3 +364,20 @@ def test_the_test_set_usage_comes_from_the_card_and_the_card_is_what_vq_usage_me
     from playground.models import Loaded
     trained_here = Loaded.trained(handle.model, handle.spec, "fashion", "mine", "1")  # no card figures: measured
     assert torch.equal(test_usage(trained_here)["counts"].cpu(), measured["counts"].cpu())
+
+
+def test_every_vq_card_holds_consistent_test_set_counts():
+    """/vq shows each shipped tokenizer's code counts from its card: they must add up to every test token, leave
+    exactly the card's dead codes at zero, and give the card's perplexity."""
+    for name in checkpoints.available():
+        card = checkpoints.card(name)
+        if card["family"] != "vq":
+            continue
+        m = card["metrics"]
+        counts = torch.tensor(m["test_code_counts"])
+        from playground.families import spec_from_card
+        grid = spec_from_card(card).grid
+        assert len(counts) == card["spec"]["codebook_size"], name
+        assert int(counts.sum()) == m["eval_images"] * grid ** 2, name
+        assert int((counts == 0).sum()) == m["test_dead_codes"], name
+        assert vq.perplexity(counts) == pytest.approx(m["test_perplexity"], rel=1e-9), name

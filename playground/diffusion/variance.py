@@ -19,6 +19,7 @@ import torch
 from einops import reduce
 from torch import nn
 
+from ..nn import full_precision
 from .samplers import learned_log_variance
 from .schedules import Schedule, _extract
 
@@ -157,7 +158,7 @@ def bound_steps(model, schedule: Schedule, x0: torch.Tensor, y=None, variances=(
         t_batch = torch.full((x0.shape[0],), t, dtype=torch.long, device=x0.device)
         noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
         x_t = schedule.q_sample(x0, t_batch, noise)
-        with torch.no_grad():
+        with torch.no_grad(), full_precision():  # the bound as measured for the cards: in float32
             eps, v = model.eps_and_v(x_t, t_batch, y) if learned else (model(x_t, t_batch, y), None)
             for name in variances:
                 term = vlb_term(schedule, x0, x_t, t_batch, eps, name, v).double().cpu()
