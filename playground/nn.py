@@ -315,6 +315,13 @@ def cpu_has_fast_bfloat16() -> bool:
     return any(bool(check()) for check in checks if check is not None)
 
 
+def compute_precision(model) -> str:
+    """"bfloat16" when a UNet inside `model` samples in bf16 (`UNet.use_bfloat16`), else "float32": what pages say
+    next to a sampling time."""
+    modules = model.modules() if isinstance(model, nn.Module) else ()
+    return "bfloat16" if any(isinstance(m, UNet) and m.compute_dtype == torch.bfloat16 for m in modules) else "float32"
+
+
 def unets_in_bfloat16(model: nn.Module, device: torch.device | str = "cpu") -> nn.Module:
     """Every class-conditional image UNet inside `model` of side ≥ BFLOAT16_MIN_SIZE (the Fashion models, whose
     samples were measured in both precisions) switched to `UNet.use_bfloat16`, on a CPU with native bf16;

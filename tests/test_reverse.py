@@ -526,3 +526,14 @@ def test_browser_two_sessions_step_through_their_own_runs(browser, server_url, a
     finally:
         for context in contexts:
             context.close()
+
+
+@needs_fashion
+def test_the_finished_run_says_which_precision_the_network_computed_in():
+    """A Fashion model samples in bf16 on a CPU with native bf16 (docs/diffusion.md); the status says so, and a 2D
+    model says float32."""
+    from playground import nn as pnn
+    fashion = _generate(model="ddpm-fashion-cosine", steps=2, n=2)[-1].status
+    expected = "bfloat16 on this CPU" if pnn.cpu_has_fast_bfloat16() else "float32"
+    assert f"(the network in {expected}" in fashion
+    assert "(the network in float32)" in _generate(steps=2, n=10)[-1].status

@@ -13,6 +13,7 @@ import torch
 
 from playground import data, viz
 from playground.diffusion.batching import Waiting
+from playground.nn import compute_precision
 from playground.diffusion.trajectory import Recorder, run_label, score_field
 from playground.viz import diffusion as dviz
 
@@ -110,8 +111,11 @@ def generate(model_name, seed, sampler, steps, eta, n, label, runs=None, my_mode
     runs, note = remember(runs, run_id, {"trajectory": trajectory, "model": model, "y": y, "seed": seed,
                                          "seconds": seconds, "clip_x0": clip_x0}, MAX_RUNS, "recorded runs")
     picture, figure = view.show(trajectory.final, "samples")
+    precision = compute_precision(model.model)
     yield Live(picture, figure, f"Done: {trajectory.sampler}, {len(trajectory) - 1} recorded steps in "
-                                f"{seconds:.1f} s. Scrub through them below.{note}", run_id, runs)
+                                f"{seconds:.1f} s (the network in {precision}"
+                                f"{' on this CPU, as measured in docs/diffusion.md' if precision == 'bfloat16' else ''})."
+                                f" Scrub through them below.{note}", run_id, runs)
 
 
 def _clipping_summary(trajectory, clip_x0) -> str:
