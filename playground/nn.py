@@ -99,7 +99,9 @@ class NearestUpConv(nn.Conv2d):
         key = (weight._version, weight.data_ptr(), weight.dtype, weight.device) if cacheable else None
         if cached is not None and cached[0] == key and cached[1] is weight:
             return cached[2]
-        with torch.autocast(weight.device.type, enabled=False):
+        no_autocast = (torch.autocast(weight.device.type, enabled=False)
+                       if torch.amp.is_autocast_available(weight.device.type) else contextlib.nullcontext())
+        with no_autocast:
             fold = self.FOLD.to(weight)
             kernels = torch.einsum("apk,oikl,cql->acoipq", fold, weight, fold).flatten(0, 2)
         if cacheable:
