@@ -9,9 +9,8 @@ from __future__ import annotations
 import gc
 import os
 
-_STARTED_WITHOUT_GC = __name__ == "__main__"  # `python app.py`: no garbage collection while importing and building,
-if _STARTED_WITHOUT_GC:                      # about 1 s of the cold start here (millions of objects made, none of
-    gc.disable()                             # them garbage); serve() turns it back on
+if __name__ == "__main__":  # `python app.py`: no garbage collection while importing and building, about 1 s of the
+    gc.disable()            # cold start here (millions of objects made, none of them garbage); serve() turns it on
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry, no version check
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -251,10 +250,9 @@ def warm_up() -> None:
         handle = shipped(name)
         if handle.family == "vq" and name in vq_menu.SHIPPED:
             vq_menu.colours(handle)
-            vq_menu.test_usage(handle)  # from the card: instant
     from pages.flows import realnvp
     for name in realnvp.REALNVP_MENU.available():  # a shipped flow's view is the same for everyone: made once, here
-        realnvp._shipped_view(name)
+        realnvp.show_flow(name, None)
     print(f"warm-up done in {time.perf_counter() - began:.1f} s: the shipped models are loaded", flush=True)
 
 
@@ -273,8 +271,8 @@ def serve(demo: gr.Blocks, host: str, port: int, warm: bool = True, **launch) ->
     with _config_computed_once():
         demo.launch(server_name=host, server_port=port, max_file_size="50mb", ssr_mode=False, theme=THEME, css=CSS,
                     js=JS, footer_links=["api", "settings"], prevent_thread_lock=True, **launch)
-    if _STARTED_WITHOUT_GC or not gc.isenabled():  # what start-up made lives as long as the server: it is moved
-        gc.freeze()                                 # out of the collector's sight for good, and collection resumes
+    if not gc.isenabled():  # started without collection: what start-up made lives as long as the server, so it is
+        gc.freeze()         # moved out of the collector's sight for good, and collection resumes for the rest
         gc.enable()
     if warm:
         threading.Thread(target=warm_up, name="warm-up", daemon=True).start()

@@ -12,7 +12,7 @@ from .checkpoints import for_inference
 from .devices import cpu_budget, default_device
 from .diffusion import closed_form_vs_iterated, make_schedule
 from .diffusion.forward import noise_at
-from .nn import NearestUpConv
+from .nn import NearestUpConv, compute_precision
 
 DEVICE = default_device()  # models and tensors of every figure run here ($PLAYGROUND_DEVICE overrides)
 
@@ -146,8 +146,7 @@ def sampling_choices() -> dict[str, float]:
             ddim(model, x_T)
 
     shipped, float32 = _best_ms(lambda: ddim(model, x_T), repeat=5), _best_ms(lambda: ddim(plain, x_T), repeat=5)
-    bf16 = next(m for m in model.modules() if isinstance(m, UNet)).compute_dtype == torch.bfloat16
-    figures = {f"DDIM-50, 16 Fashion samples, as shipped ({'bfloat16' if bf16 else 'float32'}) (s)": shipped / 1000,
+    figures = {f"DDIM-50, 16 Fashion samples, as shipped ({compute_precision(model)}) (s)": shipped / 1000,
                "float32 ÷ as shipped": float32 / shipped,
                "float32: upsample then 3×3 conv (not folded) ÷ folded":
                    _best_ms(lambda: ddim(unfolded, x_T), repeat=5) / float32,

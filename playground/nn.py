@@ -97,15 +97,15 @@ class NearestUpConv(nn.Conv2d):
         cacheable = not (torch.is_grad_enabled() or weight.is_inference() or torch.compiler.is_compiling())
         cached = getattr(self, "_cached", None)  # read once: another thread may replace it meanwhile
         key = (weight._version, weight.data_ptr(), weight.dtype, weight.device) if cacheable else None
-        if cached is not None and cached[0] == key and cached[1] is weight:
+        if cached is not None and cached[0] == key:
             return cached[2]
         no_autocast = (torch.autocast(weight.device.type, enabled=False)
                        if torch.amp.is_autocast_available(weight.device.type) else contextlib.nullcontext())
         with no_autocast:
             fold = self.FOLD.to(weight)
             kernels = torch.einsum("apk,oikl,cql->acoipq", fold, weight, fold).flatten(0, 2)
-        if cacheable:
-            self._cached = (key, weight, kernels)
+        if cacheable:  # the detached weight keeps its memory alive, so no other weights can reuse its address
+            self._cached = (key, weight.detach(), kernels)
         return kernels
 
 

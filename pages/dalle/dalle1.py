@@ -3,6 +3,7 @@ map and its decode, and where each image token looked in the prompt); the sparse
 used, as pictures; and CLIP reranking of N candidates, with what it buys measured."""
 from __future__ import annotations
 
+import functools
 import math
 import time
 from typing import Any, NamedTuple
@@ -160,11 +161,16 @@ def _measured_gain() -> dict | None:
     return card("dalle-scenes").get("metrics", {}).get("rerank")
 
 
-def gain_view(figure: bool = True):
-    """The card's measured reranking gain, as a figure (None when `figure` is False) and a sentence."""
+def gain_view():
+    """The card's measured reranking gain, as a figure and a sentence."""
     gain = _measured_gain()
+    return (dalle_viz.rerank_figure(gain) if gain else None), _gain_text(gain)
+
+
+def _gain_text(gain: dict | None) -> str:
+    """The measured gain in a sentence (or where it will appear once measured)."""
     if not gain:
-        return None, "The measured gain appears here once `dalle-scenes` is trained (`python -m playground train dalle-scenes`)."
+        return "The measured gain appears here once `dalle-scenes` is trained (`python -m playground train dalle-scenes`)."
     text = (f"**Measured** when `dalle-scenes` was trained ({gain['prompts']} prompts, {max(gain['n'])} candidates "
             f"each, judged by scene truth): a random candidate has the right shape and colour **{gain['random']:.0%}** "
             "of the time; CLIP's top-1 of N: " + ", ".join(f"N = {k}: **{a:.0%}**" for k, a in zip(gain["n"], gain["top1"]))
@@ -172,7 +178,7 @@ def gain_view(figure: bool = True):
                "top-1: " + ", ".join(f"N = {k}: {a:.0%}" for k, a in zip(gain["n"], gain["top1_correct"]))
                if "top1_correct" in gain else "")
             + f". With {gain['prompts']} prompts, one prompt is {1 / gain['prompts']:.0%}.")
-    return dalle_viz.rerank_figure(gain) if figure else None, text
+    return text
 
 
 def build(page: gr.Blocks) -> None:
@@ -223,10 +229,12 @@ def build(page: gr.Blocks) -> None:
             r_info = gr.Markdown(elem_id="d1-r-info")
             r_grid = gr.Image(label="Candidates, best CLIP score first: rank, CLIPScore, scene truth",
                               interactive=False, elem_id="d1-r-grid")
-            gr.Markdown(gain_view(figure=False)[1], elem_id="d1-r-gain")
-            if _measured_gain():  # drawn as the page opens: no plotting while the app starts
+            gain = _measured_gain()
+            gr.Markdown(_gain_text(gain), elem_id="d1-r-gain")
+            if gain:  # drawn as the page opens: no plotting while the app starts
                 gain_plot = gr.Plot(show_label=False, elem_id="d1-r-gain-plot")
-                page.load(lambda: gain_view()[0], None, gain_plot, api_visibility="private", **CHEAP)
+                page.load(functools.partial(dalle_viz.rerank_figure, gain), None, gain_plot, api_visibility="private",
+                          **CHEAP)
             r_button.click(rerank, [r_prompt, r_n, r_seed], [r_grid, r_info], api_name="dalle1_rerank", **EXPENSIVE)
         with gr.Tab("Sparse attention", id="sparse"):
             gr.Markdown(SPARSE)

@@ -112,10 +112,10 @@ def generate(model_name, seed, sampler, steps, eta, n, label, runs=None, my_mode
                                          "seconds": seconds, "clip_x0": clip_x0}, MAX_RUNS, "recorded runs")
     picture, figure = view.show(trajectory.final, "samples")
     precision = compute_precision(model.model)
+    where = " on this CPU, as measured in docs/diffusion.md" if precision == "bfloat16" else ""
     yield Live(picture, figure, f"Done: {trajectory.sampler}, {len(trajectory) - 1} recorded steps in "
-                                f"{seconds:.1f} s (the network in {precision}"
-                                f"{' on this CPU, as measured in docs/diffusion.md' if precision == 'bfloat16' else ''})."
-                                f" Scrub through them below.{note}", run_id, runs)
+                                f"{seconds:.1f} s (the network in {precision}{where}). Scrub through them below.{note}",
+               run_id, runs)
 
 
 def _clipping_summary(trajectory, clip_x0) -> str:
